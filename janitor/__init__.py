@@ -1,0 +1,3 @@
+"""Keep MLflow tracking stores healthy and small."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,115 @@
+"""Integrity checks: each turns facts of a Snapshot into Findings.
+
+A check is a function ``(snapshot, context) -> iterable of Finding``;
+`CHECKS` lists them all, and `CODES` documents every code a check can
+emit, with its usual severity (README's table is made from it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from janitor.checks.finding import Finding, Severity
+from janitor.store.model import Snapshot
+
+
+@dataclass
+class CheckContext:
+    now: float
+    stale_after: float = 24 * 3600  # seconds without a write
+    store_root: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+Check = Callable[[Snapshot, CheckContext], Iterable[Finding]]
+
+CODES: dict[str, tuple[Severity, str]] = {
+    "missing-meta": (
+        Severity.ERROR,
+        "an experiment, run, logged model or registry folder has no meta.yaml",
+    ),
+    "empty-meta": (Severity.ERROR, "a meta.yaml is empty"),
+    "malformed-yaml": (
+        Severity.ERROR,
+        "a meta.yaml does not parse, or lacks keys, or has wrong types, "
+        "stage or status",
+    ),
+    "id-mismatch": (
+        Severity.ERROR,
+        "a run_id or experiment_id disagrees with its folder",
+    ),
+    "orphan-run": (Severity.ERROR, "a run folder MLflow cannot list or open"),
+    "dangling-version": (
+        Severity.ERROR,
+        "a registry version or alias points at a missing or deleted run, "
+        "logged model or version",
+    ),
+    "orphan-logged-model": (
+        Severity.WARNING,
+        "a logged model whose source run is not in the store",
+    ),
+    "malformed-metric": (
+        Severity.ERROR,
+        "a metric line MLflow cannot read (with its line number)",
+    ),
+    "duplicate-metric-entries": (
+        Severity.WARNING,
+        "identical lines in a metric file",
+    ),
+    "manual-edit": (
+        Severity.WARNING,
+        "a meta.yaml not in the form MLflow writes",
+    ),
+    "foreign-path": (
+        Severity.WARNING,
+        "an artifact location outside this store",
+    ),
+    "missing-artifacts": (
+        Severity.WARNING,
+        "a recorded artifact folder does not exist",
+    ),
+    "duplicate-experiment-name": (
+        Severity.ERROR,
+        "two experiments share one name",
+    ),
+    "stale-running": (
+        Severity.WARNING,
+        "a RUNNING run with no write for a long time",
+    ),
+    "foreign-folder": (
+        Severity.WARNING,
+        "a folder MLflow would misread as an experiment or run",
+    ),
+    "trash-anomaly": (
+        Severity.WARNING,
+        "something in .trash that is not a deleted experiment",
+    ),
+    "symlink": (Severity.WARNING, "a symbolic link inside the store"),
+    "unreadable": (
+        Severity.ERROR,
+        "a file or folder the janitor could not read",
+    ),
+}
+
+
+def run_checks(snapshot: Snapshot, context: CheckContext) -> list[Finding]:
+    from janitor.checks import layout, meta, metrics, paths, registry
+
+    checks: list[Check] = [
+        meta.check_meta,
+        layout.check_layout,
+        layout.check_experiment_names,
+        layout.check_stale_running,
+        metrics.check_metrics,
+        registry.check_registry,
+        registry.check_logged_models,
+        paths.check_paths,
+    ]
+    findings = [
+        finding for check in checks for finding in check(snapshot, context)
+    ]
+    return sorted(findings, key=Finding.sort_key)
+
+
+__all__ = ["CODES", "CheckContext", "Finding", "Severity", "run_checks"]

@@ -1,0 +1,203 @@
+"""Checks on the shape of the tree: strays, trash, names, stale runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+import humanize
+
+from janitor.checks import CheckContext
+from janitor.checks.finding import Finding, Severity
+from janitor.store.model import ACTIVE, DELETED, Experiment, Snapshot
+
+REQUIRED_RUN_FOLDERS = ("metrics", "params", "artifacts")
+
+
+def check_layout(
+    snapshot: Snapshot, _context: CheckContext
+) -> Iterator[Finding]:
+    for stray in snapshot.strays:
+        yield _stray_finding(
+            stray.kind,
+            stray.path,
+            stray.detail,
+            stray.experiment_id,
+            stray.run_id,
+        )
+    active_ids = {
+        exp.experiment_id for exp in snapshot.experiments if not exp.in_trash
+    }
+    for experiment in snapshot.experiments:
+        yield from _orphan_runs(experiment)
+        yield from _trash_findings(experiment, active_ids)
+
+
+def _stray_finding(
+    kind: str,
+    path: str,
+    detail: str,
+    experiment_id: str | None,
+    run_id: str | None,
+) -> Finding:
+    if kind == "symlink":
+        return Finding(
+            "symlink",
+            Severity.WARNING,
+            path,
+            f"symbolic link to {detail}; the janitor does not follow it, "
+            "MLflow does",
+            "replace the link with the files it points to, or move it "
+            "out of the store",
+            experiment_id,
+            run_id,
+        )
+    if kind == "unreadable":
+        return Finding(
+            "unreadable",
+            Severity.ERROR,
+            path,
+            f"cannot be read: {detail}",
+            "fix the permissions so the store's owner can read it",
+            experiment_id,
+            run_id,
+        )
+    if kind == "trash-stray":
+        return Finding(
+            "trash-anomaly",
+            Severity.WARNING,
+            path,
+            f"not a deleted experiment ({detail})",
+            "move it out of .trash; only deleted experiments belong there",
+        )
+    where = "a run" if experiment_id else "an experiment"
+    return Finding(
+        "foreign-folder",
+        Severity.WARNING,
+        path,
+        f"folder with {detail}; MLflow treats it as {where} and "
+        "fails or warns on it",
+        "move it out of the store",
+        experiment_id,
+    )
+
+
+def _orphan_runs(experiment: Experiment) -> Iterator[Finding]:
+    for run in experiment.runs:
+        if not experiment.meta.ok:
+            reason = (
+                f"its experiment folder {experiment.path} has no valid "
+                "meta.yaml, so MLflow cannot list it"
+            )
+        else:
+            absent = [
+                name
+                for name in REQUIRED_RUN_FOLDERS
+                if name not in run.subfolders
+            ]
+            if not absent or not run.meta.ok:
+                continue
+            reason = (
+                "it lacks "
+                + ", ".join(f"{name}/" for name in absent)
+                + "; MLflow lists it but refuses to open it"
+            )
+        yield Finding(
+            "orphan-run",
+            Severity.ERROR,
+            run.path,
+            f"run folder MLflow cannot use: {reason}",
+            "restore the missing parts from a backup, or prune the run",
+            experiment.experiment_id,
+            run.run_id,
+        )
+
+
+def _trash_findings(
+    experiment: Experiment,
+    active_ids: set[str],
+) -> Iterator[Finding]:
+    if not experiment.meta.ok:
+        return
+    stage = experiment.lifecycle_stage
+    exp_id = experiment.experiment_id
+    if experiment.in_trash and stage == ACTIVE:
+        yield Finding(
+            "trash-anomaly",
+            Severity.WARNING,
+            experiment.meta.path,
+            "experiment in .trash is marked active",
+            "restore it with `mlflow experiments restore` or move it back "
+            "to the store root",
+            exp_id,
+        )
+    if experiment.in_trash and exp_id in active_ids:
+        yield Finding(
+            "trash-anomaly",
+            Severity.WARNING,
+            experiment.path,
+            f"experiment {exp_id} is both in .trash and in the store root",
+            "keep one copy; restoring the deleted one would overwrite the "
+            "other",
+            exp_id,
+        )
+    if not experiment.in_trash and stage == DELETED:
+        yield Finding(
+            "trash-anomaly",
+            Severity.WARNING,
+            experiment.meta.path,
+            "experiment is marked deleted but is not in .trash",
+            "delete it with `mlflow experiments delete` so it moves to "
+            ".trash, or mark it active",
+            exp_id,
+        )
+
+
+def check_experiment_names(
+    snapshot: Snapshot,
+    _context: CheckContext,
+) -> Iterator[Finding]:
+    by_name: dict[str, list[Experiment]] = defaultdict(list)
+    for experiment in snapshot.experiments:
+        if experiment.meta.ok and experiment.name:
+            by_name[experiment.name].append(experiment)
+    for name, experiments in sorted(by_name.items()):
+        if len(experiments) < 2:
+            continue
+        active = [exp for exp in experiments if not exp.in_trash]
+        severity = Severity.ERROR if len(active) > 1 else Severity.WARNING
+        ids = ", ".join(exp.experiment_id for exp in experiments)
+        for experiment in experiments[1:]:
+            yield Finding(
+                "duplicate-experiment-name",
+                severity,
+                experiment.meta.path,
+                f"experiment name {name!r} is shared by experiments {ids}; "
+                "MLflow resolves the name to only one of them",
+                "rename all but one with `mlflow experiments rename`",
+                experiment.experiment_id,
+            )
+
+
+def check_stale_running(
+    snapshot: Snapshot,
+    context: CheckContext,
+) -> Iterator[Finding]:
+    for experiment in snapshot.experiments:
+        for run in experiment.runs:
+            if not run.meta.ok or run.status != "RUNNING":
+                continue
+            idle = context.now - run.last_write
+            if run.lifecycle_stage != ACTIVE or idle < context.stale_after:
+                continue
+            yield Finding(
+                "stale-running",
+                Severity.WARNING,
+                run.meta.path,
+                "run is RUNNING but nothing in it was written for "
+                f"{humanize.naturaldelta(idle)}; its process likely died",
+                "mark it ended with `MlflowClient().set_terminated(run_id, "
+                "'KILLED')`",
+                experiment.experiment_id,
+                run.run_id,
+            )

@@ -1,0 +1,263 @@
+"""Artifact location checks: local paths stay inside the store and exist.
+
+MLflow records absolute ``file://`` locations. When a store is copied or
+cloned elsewhere they still point at the old place: MLflow then lists
+no artifacts and cannot load models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from urllib.parse import unquote, urlparse
+
+from janitor.checks import CheckContext
+from janitor.checks.finding import Finding, Severity
+from janitor.store.model import Meta, Snapshot
+
+REBASE_HINT = (
+    "the store was moved or copied from {old}: rewrite that prefix to this "
+    "store's path (`janitor repair --rebase {old}={new}`)"
+)
+OUTSIDE_HINT = (
+    "artifacts kept outside the store are neither sized nor pruned; "
+    "if the store was moved, rewrite the old prefix"
+)
+
+
+def local_path(uri: str) -> str | None:
+    """The filesystem path of a local URI, or None for remote ones."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return os.path.normpath(unquote(parsed.path))
+    if not parsed.scheme and uri.startswith("/"):
+        return os.path.normpath(uri)
+    return None
+
+
+def old_root(path: str, folder: str) -> str | None:
+    """The store root a foreign path implies, if it ends like the object
+    it belongs to (``<exp>/<run>/artifacts`` and so on)."""
+    folder = folder.removeprefix(".trash/")
+    marker = "/" + folder
+    index = path.find(marker + "/")
+    if index < 0 and path.endswith(marker):
+        index = len(path) - len(marker)
+    return path[:index] if index > 0 else None
+
+
+def check_paths(
+    snapshot: Snapshot, context: CheckContext
+) -> Iterator[Finding]:
+    foreign = []
+    for finding in _path_findings(snapshot):
+        if finding.code == "foreign-path":
+            foreign.append(finding)
+        else:
+            yield finding
+    yield from _group_moved(snapshot.root, foreign)
+
+
+def _group_moved(root: str, foreign: list[Finding]) -> Iterator[Finding]:
+    """A moved store makes every recorded location foreign: say it once
+    per old root, naming one example, instead of once per file."""
+    by_root: dict[str, list[Finding]] = {}
+    for finding in foreign:
+        previous = _old_root_of(finding)
+        by_root.setdefault(previous or "", []).append(finding)
+    for previous, findings in by_root.items():
+        if not previous or len(findings) == 1:
+            yield from findings
+            continue
+        yield Finding(
+            "foreign-path",
+            Severity.WARNING,
+            ".",
+            f"{len(findings)} recorded artifact locations point at "
+            f"{previous}, where this store used to be (first: "
+            f"{findings[0].path}); MLflow looks for artifacts there",
+            REBASE_HINT.format(old=previous, new=root),
+        )
+
+
+def _old_root_of(finding: Finding) -> str | None:
+    marker = "copied from "
+    start = finding.hint.find(marker)
+    if start < 0:
+        return None
+    return finding.hint[start + len(marker) :].split(":", 1)[0]
+
+
+def _path_findings(snapshot: Snapshot) -> Iterator[Finding]:
+    root = snapshot.root
+    for experiment in snapshot.experiments:
+        exp_id = experiment.experiment_id
+        yield from _location(
+            root,
+            experiment.meta,
+            "artifact_location",
+            experiment.path,
+            exp_id,
+            None,
+        )
+        for run in experiment.runs:
+            yield from _location(
+                root,
+                run.meta,
+                "artifact_uri",
+                run.path,
+                exp_id,
+                run.run_id,
+            )
+            history = "mlflow.log-model.history" in run.tag_files
+            if history and not experiment.in_trash:
+                yield from _logged_model_history(
+                    root,
+                    run.path,
+                    exp_id,
+                    run.run_id,
+                )
+        for model in experiment.logged_models:
+            yield from _location(
+                root,
+                model.meta,
+                "artifact_location",
+                model.path,
+                exp_id,
+                None,
+            )
+    for registered in snapshot.registered_models:
+        for version in registered.versions:
+            if not version.meta.ok or version.deleted:
+                continue
+            yield from _version_location(root, version.meta)
+
+
+def _location(
+    root: str,
+    meta: Meta,
+    key: str,
+    folder: str,
+    experiment_id: str | None,
+    run_id: str | None,
+) -> Iterator[Finding]:
+    value = meta.get(key) if meta.ok else None
+    if not isinstance(value, str):
+        return
+    path = local_path(value)
+    if path is None or _inside(path, root):
+        return
+    yield _foreign(
+        root,
+        meta.path,
+        key,
+        path,
+        old_root(path, folder),
+        experiment_id,
+        run_id,
+    )
+
+
+def _foreign(
+    root: str,
+    meta_path: str,
+    key: str,
+    path: str,
+    previous: str | None,
+    experiment_id: str | None,
+    run_id: str | None,
+) -> Finding:
+    hint = (
+        REBASE_HINT.format(old=previous, new=root)
+        if previous
+        else OUTSIDE_HINT
+    )
+    return Finding(
+        "foreign-path",
+        Severity.WARNING,
+        meta_path,
+        f"{key} points outside the store, at {path}",
+        hint,
+        experiment_id,
+        run_id,
+    )
+
+
+def _version_location(root: str, meta: Meta) -> Iterator[Finding]:
+    value = meta.get("storage_location") or meta.get("source")
+    if not isinstance(value, str):
+        return
+    path = local_path(value)
+    if path is None:
+        return
+    run_id = meta.get("run_id") or None
+    if not _inside(path, root):
+        previous = old_root(path, _store_relative_tail(path))
+        yield _foreign(
+            root, meta.path, "storage_location", path, previous, None, run_id
+        )
+    elif not os.path.isdir(path):
+        yield Finding(
+            "missing-artifacts",
+            Severity.ERROR,
+            meta.path,
+            f"the model files of this version are gone ({path}); "
+            "loading it fails",
+            "restore the model files, or delete the version",
+            None,
+            run_id,
+        )
+
+
+def _logged_model_history(
+    root: str,
+    run_path: str,
+    experiment_id: str,
+    run_id: str,
+) -> Iterator[Finding]:
+    """MLflow 2 lists a run's models in a tag; their files live under
+    the run's artifacts."""
+    tag = os.path.join(root, run_path, "tags", "mlflow.log-model.history")
+    try:
+        with open(tag, encoding="utf-8") as handle:
+            history = json.load(handle)
+    except (OSError, ValueError):
+        return
+    if not isinstance(history, list):
+        return
+    for entry in history:
+        artifact_path = (
+            entry.get("artifact_path") if isinstance(entry, dict) else None
+        )
+        if not isinstance(artifact_path, str) or not artifact_path:
+            continue
+        model_dir = os.path.join(root, run_path, "artifacts", artifact_path)
+        if not os.path.isdir(model_dir):
+            yield Finding(
+                "missing-artifacts",
+                Severity.WARNING,
+                f"{run_path}/artifacts/{artifact_path}",
+                f"the run records a model at {artifact_path!r} but its "
+                "folder is gone",
+                "restore the model files, or prune the run",
+                experiment_id,
+                run_id,
+            )
+
+
+def _store_relative_tail(path: str) -> str:
+    """For a registry location, the part that names the experiment onward
+    (``<exp>/...``): the first all-digit folder in the path."""
+    parts = path.split("/")
+    for index, part in enumerate(parts):
+        if part.isdigit():
+            return "/".join(parts[index:])
+    return path
+
+
+def _inside(path: str, root: str) -> bool:
+    for base in {root, os.path.realpath(root)}:
+        if path == base or path.startswith(base.rstrip("/") + "/"):
+            return True
+    return False

@@ -1,0 +1,129 @@
+"""Model registry and logged model checks: every link resolves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from janitor.checks import CheckContext
+from janitor.checks.finding import Finding, Severity
+from janitor.store.model import (
+    DELETED,
+    LoggedModel,
+    ModelVersion,
+    Run,
+    Snapshot,
+)
+
+
+def runs_by_id(snapshot: Snapshot) -> dict[str, tuple[Run, bool]]:
+    """Run id -> (run, whether it is deleted, by stage or by trash)."""
+    found = {}
+    for experiment in snapshot.experiments:
+        for run in experiment.runs:
+            deleted = experiment.in_trash or run.lifecycle_stage == DELETED
+            found[run.run_id] = (run, deleted)
+    return found
+
+
+def models_by_id(snapshot: Snapshot) -> dict[str, tuple[LoggedModel, bool]]:
+    found = {}
+    for experiment in snapshot.experiments:
+        for model in experiment.logged_models:
+            deleted = (
+                experiment.in_trash
+                or model.meta.get("lifecycle_stage") == DELETED
+            )
+            found[model.model_id] = (model, deleted)
+    return found
+
+
+def version_run_id(version: ModelVersion) -> str | None:
+    """The run a version names: run_id, or a runs:/<id>/ source."""
+    if version.run_id:
+        return version.run_id
+    source = str(version.meta.get("source") or "")
+    if source.startswith("runs:/"):
+        return source[len("runs:/") :].split("/", 1)[0] or None
+    return None
+
+
+def check_registry(
+    snapshot: Snapshot, _context: CheckContext
+) -> Iterator[Finding]:
+    runs = runs_by_id(snapshot)
+    models = models_by_id(snapshot)
+    for registered in snapshot.registered_models:
+        live = {}
+        for version in registered.versions:
+            if not version.meta.ok or version.deleted:
+                continue
+            live[version.version] = version
+            yield from _version_links(version, runs, models)
+        for alias, target in sorted(registered.aliases.items()):
+            if target not in live:
+                yield Finding(
+                    "dangling-version",
+                    Severity.ERROR,
+                    f"{registered.path}/aliases/{alias}",
+                    f"alias {alias!r} of {registered.name!r} points at "
+                    f"version {target}, which does not exist or is deleted",
+                    "point the alias at a live version with "
+                    "`MlflowClient().set_registered_model_alias`",
+                )
+
+
+def _version_links(
+    version: ModelVersion,
+    runs: dict[str, tuple[Run, bool]],
+    models: dict[str, tuple[LoggedModel, bool]],
+) -> Iterator[Finding]:
+    label = f"version {version.version} of {version.model_name!r}"
+    links: list[tuple[str, str, tuple[object, bool] | None]] = []
+    run_id = version_run_id(version)
+    if run_id:
+        links.append(("run", run_id, runs.get(run_id)))
+    if version.model_id:
+        links.append(
+            ("logged model", version.model_id, models.get(version.model_id)),
+        )
+    for kind, target_id, target in links:
+        if target is None:
+            severity, state = Severity.ERROR, "is not in the store"
+        elif target[1]:
+            severity, state = Severity.WARNING, "is deleted"
+        else:
+            continue
+        yield Finding(
+            "dangling-version",
+            severity,
+            version.meta.path,
+            f"{label} names {kind} {target_id}, which {state}; "
+            "loading it fails once the files are gone",
+            "restore the " + kind + ", or delete the version with "
+            "`MlflowClient().delete_model_version`",
+            None,
+            run_id,
+        )
+
+
+def check_logged_models(
+    snapshot: Snapshot,
+    _context: CheckContext,
+) -> Iterator[Finding]:
+    runs = runs_by_id(snapshot)
+    for experiment in snapshot.experiments:
+        for model in experiment.logged_models:
+            source = model.source_run_id
+            if not model.meta.ok or not source or source in runs:
+                continue
+            yield Finding(
+                "orphan-logged-model",
+                Severity.WARNING,
+                model.path,
+                f"logged model {model.model_id} comes from run {source}, "
+                "which is not in the store",
+                "restore the run, or prune the model if no registry "
+                "version needs it",
+                experiment.experiment_id,
+                source,
+            )

@@ -1,0 +1,97 @@
+"""Where the bytes are: per store, experiment, run; largest runs and files.
+
+A run's size is its folder (metadata, metrics, artifacts) plus the MLflow
+3 logged models it produced. Sizes are apparent bytes of regular files,
+the sum `du -sb` gives less the folders themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from janitor.store.model import Run, Snapshot
+
+TOP = 10
+
+
+@dataclass
+class RunSize:
+    experiment_id: str
+    run_id: str
+    name: str
+    bytes: int
+    artifact_bytes: int
+
+
+@dataclass
+class SizeReport:
+    store_bytes: int
+    files: int
+    experiments: list[dict[str, Any]] = field(default_factory=list)
+    largest_runs: list[RunSize] = field(default_factory=list)
+    largest_files: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "store_bytes": self.store_bytes,
+            "files": self.files,
+            "experiments": self.experiments,
+            "largest_runs": [vars(run) for run in self.largest_runs],
+            "largest_files": self.largest_files,
+        }
+
+
+def run_sizes(snapshot: Snapshot) -> dict[str, RunSize]:
+    """Every run's size, logged models included, by run id."""
+    model_bytes: dict[tuple[str, str], int] = {}
+    for experiment in snapshot.experiments:
+        for model in experiment.logged_models:
+            if model.source_run_id:
+                key = (experiment.experiment_id, model.source_run_id)
+                model_bytes[key] = model_bytes.get(key, 0) + model.bytes
+    sizes = {}
+    for experiment in snapshot.experiments:
+        for run in experiment.runs:
+            extra = model_bytes.get((experiment.experiment_id, run.run_id), 0)
+            sizes[run.run_id] = _run_size(run, extra)
+    return sizes
+
+
+def _run_size(run: Run, logged_model_bytes: int) -> RunSize:
+    return RunSize(
+        run.experiment_id,
+        run.run_id,
+        run.name,
+        run.bytes + logged_model_bytes,
+        run.artifact_bytes + logged_model_bytes,
+    )
+
+
+def size_report(snapshot: Snapshot, top: int = TOP) -> SizeReport:
+    report = SizeReport(snapshot.bytes, snapshot.files)
+    for experiment in sorted(
+        snapshot.experiments,
+        key=lambda exp: -exp.bytes,
+    ):
+        report.experiments.append(
+            {
+                "experiment_id": experiment.experiment_id,
+                "name": experiment.name,
+                "deleted": experiment.in_trash,
+                "runs": len(experiment.runs),
+                "bytes": experiment.bytes,
+            }
+        )
+    runs = sorted(run_sizes(snapshot).values(), key=lambda run: -run.bytes)
+    report.largest_runs = runs[:top]
+    report.largest_files = [
+        {
+            "path": large.path,
+            "bytes": large.bytes,
+            "experiment_id": large.experiment_id,
+            "run_id": large.run_id,
+        }
+        for large in snapshot.largest_files[:top]
+    ]
+    return report

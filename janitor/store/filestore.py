@@ -1,0 +1,495 @@
+"""Read an MLflow file store (an ``mlruns/`` folder) into a Snapshot.
+
+One pass over the tree with ``os.scandir``. Symbolic links are recorded
+and never followed; unreadable folders are recorded and skipped. Nothing
+here raises for a malformed store: what is wrong is kept in the objects
+for the checks to report.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Iterator
+
+from janitor.errors import StoreError
+from janitor.store.metayaml import missing_meta, parse_meta, unreadable_meta
+from janitor.store.metrics import summarize_metric
+from janitor.store.model import (
+    Experiment,
+    LargeFile,
+    LoggedModel,
+    Meta,
+    MetricSummary,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    Snapshot,
+    Stray,
+)
+
+TRASH = ".trash"
+REGISTRY = "models"
+META = "meta.yaml"
+EXPERIMENT_RESERVED = {"tags", "datasets", "traces", "models"}
+RUN_PARTS = {"metrics", "params", "tags", "artifacts", "inputs", "outputs"}
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+LARGEST_FILES = 10
+
+Progress = Callable[[int, int], None]  # (experiments, runs) so far
+
+
+class FileStore:
+    """A file store rooted at a local folder."""
+
+    kind = "file"
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+
+    def scan(
+        self,
+        metrics: bool = True,
+        progress: Progress | None = None,
+    ) -> Snapshot:
+        """Read the whole store.
+
+        With ``metrics`` false, metric files are only sized, not parsed
+        (what the size gate needs).
+        """
+        return _Scan(self.root, metrics, progress).run()
+
+    def read_values(
+        self, root_relative: str, files: dict[str, str]
+    ) -> dict[str, str]:
+        """The contents of params or tags files, by key."""
+        values = {}
+        for key, path in files.items():
+            full = os.path.join(self.root, root_relative, path)
+            try:
+                with open(full, encoding="utf-8", errors="replace") as handle:
+                    values[key] = handle.read()
+            except OSError:
+                continue
+        return values
+
+    def run_tags(self, run: Run) -> dict[str, str]:
+        return self.read_values(run.path, run.tag_files)
+
+    def run_params(self, run: Run) -> dict[str, str]:
+        return self.read_values(run.path, run.param_files)
+
+
+def open_file_store(root: str) -> FileStore:
+    if not os.path.exists(root):
+        raise StoreError(
+            f"{root}: no such folder; pass the path of an MLflow store "
+            "(the folder holding experiment folders, usually ./mlruns)",
+        )
+    if not os.path.isdir(root):
+        raise StoreError(
+            f"{root}: not a folder; pass the path of an MLflow store "
+            "(the folder holding experiment folders, usually ./mlruns)",
+        )
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise StoreError(
+            f"{root}: permission denied; run as a user who can read the store",
+        )
+    return FileStore(root)
+
+
+class _Scan:
+    """One walk of the tree; keeps the counters the Snapshot needs."""
+
+    def __init__(
+        self,
+        root: str,
+        metrics: bool,
+        progress: Progress | None,
+    ) -> None:
+        self.root = root
+        self.parse_metrics = metrics
+        self.progress = progress
+        self.snapshot = Snapshot(root=root, scanned_at=time.time())
+        self.largest: list[tuple[int, str]] = []
+        self.run_count = 0
+        # Set while walking inside an experiment or a run, so strays and
+        # large files carry their ids.
+        self.experiment_id: str | None = None
+        self.run_id: str | None = None
+
+    def run(self) -> Snapshot:
+        for entry in self._entries(""):
+            if entry.name == TRASH and _is_dir(entry):
+                self._scan_trash()
+            elif entry.name == REGISTRY and _is_dir(entry):
+                self._scan_registry()
+            elif _is_dir(entry) and self._experiment_like(entry):
+                self._add_experiment(entry.name, entry.name, False)
+            elif _is_dir(entry):
+                self._stray("foreign-folder", entry.name, "no meta.yaml")
+                self._walk_sizes(entry.name)
+            else:
+                self._count_file(entry, entry.name)
+        self.snapshot.largest_files = [
+            LargeFile(path, size, *self._ids_of(path))
+            for size, path in sorted(self.largest, reverse=True)
+        ]
+        return self.snapshot
+
+    # -- walking ---------------------------------------------------------
+
+    def _entries(self, rel: str) -> Iterator[os.DirEntry[str]]:
+        """Entries of a folder, minus symlinks (recorded as strays)."""
+        full = os.path.join(self.root, rel) if rel else self.root
+        try:
+            with os.scandir(full) as iterator:
+                entries = sorted(iterator, key=lambda entry: entry.name)
+        except OSError as exc:
+            self._stray("unreadable", rel, exc.strerror or str(exc))
+            return
+        for entry in entries:
+            if entry.is_symlink():
+                path = _join(rel, entry.name)
+                try:
+                    target = os.readlink(entry.path)
+                except OSError:
+                    target = "?"
+                self._stray("symlink", path, target)
+                continue
+            if not (_is_dir(entry) or _is_file(entry)):
+                path = _join(rel, entry.name)
+                self._stray("unreadable", path, "a FIFO, socket or device")
+                continue
+            yield entry
+
+    def _count_file(
+        self, entry: os.DirEntry[str], rel: str
+    ) -> tuple[int, float]:
+        """Add a regular file to the totals; (size, mtime)."""
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            self._stray("unreadable", rel, exc.strerror or str(exc))
+            return 0, 0.0
+        if not stat.S_ISREG(info.st_mode):
+            return 0, info.st_mtime
+        size = info.st_size
+        self.snapshot.bytes += size
+        self.snapshot.files += 1
+        if len(self.largest) < LARGEST_FILES:
+            heapq.heappush(self.largest, (size, rel))
+        elif size > self.largest[0][0]:
+            heapq.heapreplace(self.largest, (size, rel))
+        return size, info.st_mtime
+
+    def _walk_sizes(self, rel: str) -> tuple[int, int, float]:
+        """(bytes, files, newest mtime) of everything below a folder."""
+        total = count = 0
+        newest = _mtime(os.path.join(self.root, rel))
+        for entry in self._entries(rel):
+            path = _join(rel, entry.name)
+            if _is_dir(entry):
+                size, files, mtime = self._walk_sizes(path)
+                count += files
+            else:
+                size, mtime = self._count_file(entry, path)
+                count += 1
+            total += size
+            newest = max(newest, mtime)
+        return total, count, newest
+
+    def _walk_files(
+        self, rel: str, prefix: str = ""
+    ) -> Iterator[tuple[str, str, int, float]]:
+        """(key, path, size, mtime) of files below a folder; key uses '/'."""
+        for entry in self._entries(rel):
+            path = _join(rel, entry.name)
+            key = prefix + entry.name
+            if _is_dir(entry):
+                yield from self._walk_files(path, key + "/")
+            else:
+                size, mtime = self._count_file(entry, path)
+                yield key, path, size, mtime
+
+    def _read(self, rel: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.root, rel), "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            self._stray("unreadable", rel, exc.strerror or str(exc))
+            return None
+
+    def _read_meta(self, folder: str, entry: os.DirEntry[str] | None) -> Meta:
+        path = _join(folder, META)
+        if entry is None:
+            return missing_meta(path)
+        self._count_file(entry, path)
+        try:
+            with open(entry.path, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            return unreadable_meta(path, exc)
+        return parse_meta(path, raw)
+
+    def _stray(self, kind: str, path: str, detail: str = "") -> None:
+        self.snapshot.strays.append(
+            Stray(kind, path, detail, self.experiment_id, self.run_id),
+        )
+
+    def _ids_of(self, path: str) -> tuple[str | None, str | None]:
+        parts = path.split("/")
+        if parts[0] in (TRASH, REGISTRY):
+            parts = parts[1:] if parts[0] == TRASH else []
+        experiment_id = parts[0] if len(parts) > 1 else None
+        run_id = (
+            parts[1] if len(parts) > 2 and RUN_ID.match(parts[1]) else None
+        )
+        return experiment_id, run_id
+
+    # -- experiments and runs --------------------------------------------
+
+    def _scan_trash(self) -> None:
+        for entry in self._entries(TRASH):
+            path = _join(TRASH, entry.name)
+            if _is_dir(entry) and self._experiment_like(entry):
+                self._add_experiment(entry.name, path, True)
+            elif _is_dir(entry):
+                self._stray("trash-stray", path, "no meta.yaml")
+                self._walk_sizes(path)
+            else:
+                self._count_file(entry, path)
+                self._stray("trash-stray", path, "a file, not an experiment")
+
+    @staticmethod
+    def _experiment_like(entry: os.DirEntry[str]) -> bool:
+        """MLflow names experiment folders by number; any other folder
+        is one only if it holds a meta.yaml."""
+        if entry.name.isdigit():
+            return True
+        return os.path.lexists(os.path.join(entry.path, META))
+
+    def _add_experiment(
+        self, experiment_id: str, rel: str, in_trash: bool
+    ) -> None:
+        self.experiment_id = experiment_id
+        before = self.snapshot.bytes
+        children = {entry.name: entry for entry in self._entries(rel)}
+        experiment = Experiment(
+            experiment_id,
+            rel,
+            self._read_meta(rel, children.pop(META, None)),
+            in_trash=in_trash,
+        )
+        for name, entry in children.items():
+            path = _join(rel, name)
+            if not _is_dir(entry):
+                self._count_file(entry, path)
+            elif name == "models":
+                experiment.logged_models.extend(
+                    self._logged_models(experiment_id, path)
+                )
+            elif name in EXPERIMENT_RESERVED:
+                self._walk_sizes(path)
+            else:
+                run = self._run(experiment_id, name, path, entry)
+                if run is not None:
+                    experiment.runs.append(run)
+        experiment.bytes = self.snapshot.bytes - before
+        self.snapshot.experiments.append(experiment)
+        self.experiment_id = None
+        if self.progress:
+            self.progress(len(self.snapshot.experiments), self.run_count)
+
+    def _run(
+        self,
+        experiment_id: str,
+        name: str,
+        rel: str,
+        folder: os.DirEntry[str],
+    ) -> Run | None:
+        self.run_id = name
+        try:
+            return self._read_run(experiment_id, name, rel, folder)
+        finally:
+            self.run_id = None
+
+    def _read_run(
+        self,
+        experiment_id: str,
+        name: str,
+        rel: str,
+        folder: os.DirEntry[str],
+    ) -> Run | None:
+        children = {entry.name: entry for entry in self._entries(rel)}
+        meta_entry = children.pop(META, None)
+        subfolders = {n for n, e in children.items() if _is_dir(e)}
+        looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
+        if meta_entry is None and not looks_like_run:
+            self._stray("foreign-folder", rel, "no meta.yaml and not a run")
+            self._walk_sizes(rel)
+            return None
+
+        self.run_count += 1
+        before = self.snapshot.bytes
+        run = Run(name, experiment_id, rel, self._read_meta(rel, meta_entry))
+        run.subfolders = subfolders
+        newest = _entry_mtime(folder)
+        for child, entry in children.items():
+            path = _join(rel, child)
+            if not _is_dir(entry):
+                newest = max(newest, self._count_file(entry, path)[1])
+            elif child == "metrics":
+                run.metrics, mtime = self._metrics(path, False)
+                newest = max(newest, mtime)
+            elif child in ("params", "tags"):
+                files = run.param_files if child == "params" else run.tag_files
+                for key, file_path, _size, mtime in self._walk_files(path):
+                    files[key] = file_path[len(rel) + 1 :]
+                    newest = max(newest, mtime)
+            elif child == "artifacts":
+                size, count, mtime = self._walk_sizes(path)
+                run.artifact_bytes, run.artifact_files = size, count
+                newest = max(newest, mtime)
+            else:
+                if child == "outputs":
+                    run.output_model_ids = [
+                        entry.name
+                        for entry in self._entries(path)
+                        if _is_dir(entry)
+                    ]
+                newest = max(newest, self._walk_sizes(path)[2])
+        run.bytes = self.snapshot.bytes - before
+        run.last_write = newest
+        return run
+
+    def _metrics(
+        self, rel: str, logged_model: bool
+    ) -> tuple[dict[str, MetricSummary], float]:
+        found: dict[str, MetricSummary] = {}
+        newest = 0.0
+        for key, path, size, mtime in self._walk_files(rel):
+            newest = max(newest, mtime)
+            raw = self._read(path) if self.parse_metrics else None
+            if raw is None:
+                found[key] = MetricSummary(key=key, path=path, size=size)
+            else:
+                found[key] = summarize_metric(key, path, raw, logged_model)
+        return found, newest
+
+    def _logged_models(
+        self, experiment_id: str, rel: str
+    ) -> Iterator[LoggedModel]:
+        for entry in self._entries(rel):
+            path = _join(rel, entry.name)
+            if not _is_dir(entry):
+                self._count_file(entry, path)
+                continue
+            before = self.snapshot.bytes
+            children = {child.name: child for child in self._entries(path)}
+            model = LoggedModel(
+                entry.name,
+                experiment_id,
+                path,
+                self._read_meta(path, children.pop(META, None)),
+            )
+            newest = _entry_mtime(entry)
+            for name, child in children.items():
+                child_path = _join(path, name)
+                if not _is_dir(child):
+                    newest = max(
+                        newest, self._count_file(child, child_path)[1]
+                    )
+                elif name == "metrics":
+                    model.metrics, mtime = self._metrics(child_path, True)
+                    newest = max(newest, mtime)
+                else:
+                    size, _count, mtime = self._walk_sizes(child_path)
+                    if name == "artifacts":
+                        model.artifact_bytes = size
+                    newest = max(newest, mtime)
+            model.bytes = self.snapshot.bytes - before
+            model.last_write = newest
+            yield model
+
+    # -- the model registry ----------------------------------------------
+
+    def _scan_registry(self) -> None:
+        for entry in self._entries(REGISTRY):
+            path = _join(REGISTRY, entry.name)
+            if not _is_dir(entry):
+                self._count_file(entry, path)
+                continue
+            children = {child.name: child for child in self._entries(path)}
+            model = RegisteredModel(
+                entry.name,
+                path,
+                self._read_meta(path, children.pop(META, None)),
+            )
+            for name, child in children.items():
+                child_path = _join(path, name)
+                if not _is_dir(child):
+                    self._count_file(child, child_path)
+                elif name == "aliases":
+                    model.aliases = self._aliases(child_path)
+                elif name.startswith("version-"):
+                    model.versions.append(
+                        self._version(entry.name, name, child_path)
+                    )
+                else:
+                    self._walk_sizes(child_path)
+            self.snapshot.registered_models.append(model)
+
+    def _version(self, model_name: str, folder: str, rel: str) -> ModelVersion:
+        children = {child.name: child for child in self._entries(rel)}
+        meta = self._read_meta(rel, children.pop(META, None))
+        for name, child in children.items():
+            path = _join(rel, name)
+            if _is_dir(child):
+                self._walk_sizes(path)
+            else:
+                self._count_file(child, path)
+        return ModelVersion(model_name, folder[len("version-") :], rel, meta)
+
+    def _aliases(self, rel: str) -> dict[str, str]:
+        aliases = {}
+        for key, path, _size, _mtime in self._walk_files(rel):
+            raw = self._read(path)
+            if raw is not None:
+                aliases[key] = raw.decode("utf-8", "replace").strip()
+        return aliases
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _entry_mtime(entry: os.DirEntry[str]) -> float:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0

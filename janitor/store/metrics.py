@@ -1,0 +1,91 @@
+"""Validate metric files and find the value MLflow shows as latest.
+
+A run's metric file holds one line per logged value,
+``<timestamp_ms> <value> [<step> [<dataset name> <dataset digest>]]``:
+2, 3 or 5 fields. A logged model's file adds the run id after the step:
+4 or 6 fields. MLflow's latest value is the maximum by
+(step, timestamp, value), not the last line; a 5-field run line counts
+as step 0, as MLflow reads it.
+"""
+
+from __future__ import annotations
+
+from janitor.store.model import BadMetricLine, MetricSummary
+
+RUN_FIELD_COUNTS = (2, 3, 5)
+MODEL_FIELD_COUNTS = (4, 6)
+TORN = "torn last line: no newline at the end (a write was cut short)"
+
+
+def summarize_metric(
+    key: str,
+    path: str,
+    raw: bytes,
+    logged_model: bool = False,
+) -> MetricSummary:
+    summary = MetricSummary(key=key, path=path, size=len(raw))
+    if not raw:
+        summary.bad_lines.append(BadMetricLine(1, "the file is empty"))
+        return summary
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_number = raw.count(b"\n", 0, exc.start) + 1
+        summary.bad_lines.append(
+            BadMetricLine(line_number, "bytes that are not UTF-8"),
+        )
+        return summary
+
+    lines = text.split("\n")
+    torn = lines[-1] != ""
+    if not torn:
+        lines.pop()
+    summary.line_count = len(lines)
+    counts = MODEL_FIELD_COUNTS if logged_model else RUN_FIELD_COUNTS
+    seen: set[str] = set()
+    best: tuple[int, int, float] | None = None
+    for number, line in enumerate(lines, 1):
+        last_torn = torn and number == len(lines)
+        if last_torn:
+            summary.bad_lines.append(BadMetricLine(number, TORN))
+        if line in seen:
+            summary.duplicate_lines += 1
+            continue
+        seen.add(line)
+        point = _parse_line(line, counts, logged_model)
+        if isinstance(point, str) and not last_torn:
+            summary.bad_lines.append(BadMetricLine(number, point))
+        if not isinstance(point, str) and (best is None or point > best):
+            best = point
+    if best is not None:
+        step, timestamp, value = best
+        summary.latest_step = step
+        summary.latest_timestamp = timestamp
+        summary.latest_value = value
+    return summary
+
+
+def _parse_line(
+    line: str,
+    counts: tuple[int, ...],
+    logged_model: bool,
+) -> tuple[int, int, float] | str:
+    """(step, timestamp, value) of a line, or why it is malformed."""
+    fields = line.strip().split(" ")
+    if len(fields) not in counts:
+        expected = " or ".join(str(count) for count in counts)
+        return f"{len(fields)} fields, expected {expected}"
+    try:
+        timestamp = int(fields[0])
+    except ValueError:
+        return f"timestamp {fields[0]!r} is not an integer"
+    try:
+        value = float(fields[1])
+    except ValueError:
+        return f"value {fields[1]!r} is not a number"
+    has_step = logged_model or len(fields) == 3
+    try:
+        step = int(fields[2]) if has_step else 0
+    except ValueError:
+        return f"step {fields[2]!r} is not an integer"
+    return (step, timestamp, value)

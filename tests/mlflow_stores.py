@@ -1,0 +1,138 @@
+"""Build stores with real MLflow, the way users' stores are written."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def _client(root: Path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = "file:" + str(root)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow, MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+class TinyModel:
+    """Built lazily so importing this module does not import mlflow."""
+
+
+def _model_class():
+    import mlflow
+
+    class Doubler(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input: list[float]) -> list[float]:
+            return [2 * value for value in model_input]
+
+    return Doubler
+
+
+@dataclass
+class SmallStore:
+    root: Path
+    experiment_id: str
+    run_ids: list[str] = field(default_factory=list)
+
+    def run_dir(self, index: int = 0) -> Path:
+        return self.root / self.experiment_id / self.run_ids[index]
+
+
+def build_small_store(root: Path) -> SmallStore:
+    """One experiment, two finished runs with metrics, params, tags and a
+    small artifact."""
+    mlflow, _client_ = _client(root)
+    experiment_id = mlflow.create_experiment("small")
+    store = SmallStore(root, experiment_id)
+    for index in range(2):
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"run-{index}"
+        ) as run:
+            mlflow.log_param("lr", 0.1 * (index + 1))
+            for step in range(3):
+                mlflow.log_metric(
+                    "auc", 0.5 + 0.1 * step + index / 100, step=step
+                )
+            mlflow.set_tag("team", "credit")
+            mlflow.log_text("hello", "notes/hello.txt")
+            store.run_ids.append(run.info.run_id)
+    return store
+
+
+def build_rich_store(root: Path) -> dict[str, str]:
+    """Runs, nested runs, deleted runs, a deleted experiment, unicode and
+    long names, logged models, a registered model with an alias."""
+    mlflow, client = _client(root)
+    model_class = _model_class()
+    ids = {}
+    credit = mlflow.create_experiment("crédit scoring ☃")
+    for index in range(3):
+        with mlflow.start_run(
+            experiment_id=credit, run_name=f"lgbm_{index}"
+        ) as run:
+            mlflow.log_params(
+                {"learning_rate": 0.05 * (index + 1), "max_depth": 4 + index}
+            )
+            for step in range(4):
+                mlflow.log_metric(
+                    "ROC_AUC", 0.70 + 0.02 * step + index / 50, step=step
+                )
+            mlflow.log_metric("Recall", float("nan"))
+            mlflow.log_metric("val/loss", 1.0 / (index + 1))
+            mlflow.log_text("auc\n", "metrics_LightGBM.txt")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=model_class(),
+                registered_model_name="LightGBM_prod" if index else None,
+            )
+            ids[f"run{index}"] = run.info.run_id
+            ids[f"model{index}"] = info.model_id
+    client.set_registered_model_alias("LightGBM_prod", "champion", "2")
+
+    long_name = "a-very-long-experiment-name-" + "x" * 180
+    other = mlflow.create_experiment(long_name)
+    with mlflow.start_run(experiment_id=other, run_name="parent") as parent:
+        mlflow.log_metric("loss", 0.3)
+        with mlflow.start_run(
+            experiment_id=other, run_name="enfant ünï", nested=True
+        ) as child:
+            mlflow.log_metric("loss", 0.2)
+            mlflow.log_param("clé", "valeur")
+    ids["parent"] = parent.info.run_id
+    ids["child"] = child.info.run_id
+    with mlflow.start_run(experiment_id=other, run_name="failed") as failed:
+        mlflow.log_metric("loss", 9.0)
+    client.set_terminated(failed.info.run_id, "FAILED")
+    with mlflow.start_run(experiment_id=other, run_name="gone") as gone:
+        mlflow.log_metric("loss", 1.0)
+    client.delete_run(gone.info.run_id)
+    ids["failed"] = failed.info.run_id
+    ids["deleted"] = gone.info.run_id
+
+    doomed = mlflow.create_experiment("doomed")
+    with mlflow.start_run(experiment_id=doomed):
+        mlflow.log_metric("x", 1.0)
+    client.delete_experiment(doomed)
+    ids["credit"], ids["other"], ids["doomed"] = credit, other, doomed
+    return ids
+
+
+def build_registered_store(root: Path) -> SmallStore:
+    """One run whose logged model is registered as `clf` version 1."""
+    mlflow, _client_ = _client(root)
+    experiment_id = mlflow.create_experiment("registered")
+    store = SmallStore(root, experiment_id)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_metric("auc", 0.8)
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=_model_class()()
+        )
+        store.run_ids.append(run.info.run_id)
+    mlflow.register_model(info.model_uri, "clf")
+    return store
