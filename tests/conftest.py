@@ -55,6 +55,9 @@ def mlflow2_store(tmp_path) -> Path:
 def janitor(*args: str, env: dict | None = None, cwd=None):
     """Run the installed CLI in a subprocess, as a user would."""
     full_env = dict(os.environ)
+    # The checkout under test, even when another copy is installed.
+    path = full_env.get("PYTHONPATH", "")
+    full_env["PYTHONPATH"] = str(REPO) + (os.pathsep + path if path else "")
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "janitor", *args],

@@ -1,0 +1,1 @@
+"""Retention policies: parse and validate YAML, then decide per run."""
