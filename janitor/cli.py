@@ -126,6 +126,154 @@ def audit(
     sys.exit(run_audit(store, output_format, fail_on, stale_after, quiet))
 
 
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    help="Where the trash, audit log and locks live "
+    "[default: .janitor beside the store].",
+)
+yes_option = click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation."
+)
+policy_option = click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The retention policy (YAML).",
+)
+
+
+@cli.command()
+@store_argument
+@policy_option
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@format_option
+@yes_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Prune even beyond the policy's safety limits.",
+)
+@state_dir_option
+@verbosity
+def prune(
+    store: str | None,
+    policy_path: str,
+    dry_run: bool,
+    output_format: str,
+    yes: bool,
+    force: bool,
+    state_dir: str | None,
+    quiet: bool,
+) -> None:
+    """Apply a retention policy: move pruned runs to the janitor's trash.
+
+    \b
+    Examples:
+      janitor prune ./mlruns --policy policies/default.yaml --dry-run
+      janitor prune ./mlruns --policy policies/default.yaml --yes
+    """
+    from janitor.commands.prune import prune as run_prune
+
+    sys.exit(
+        run_prune(
+            store, policy_path, dry_run, yes, force, state_dir, output_format
+        )
+    )
+
+
+@cli.command()
+@click.argument("run_id")
+@click.argument("store", required=False)
+@policy_option
+@verbosity
+def explain(
+    run_id: str, store: str | None, policy_path: str, quiet: bool
+) -> None:
+    """Say why a policy keeps or prunes one run: every matching rule.
+
+    \b
+    Example:
+      janitor explain 99793d91397f425682e5fac3f17237b4 examples/mlruns \\
+        --policy policies/default.yaml
+    """
+    from janitor.commands.prune import explain as run_explain
+
+    sys.exit(run_explain(store, run_id, policy_path))
+
+
+@cli.group()
+def trash() -> None:
+    """List, restore or purge what prune moved out of stores."""
+
+
+trash_store_option = click.option(
+    "--store",
+    "store",
+    default=None,
+    help="The store whose state dir to use [default: as for audit].",
+)
+
+
+@trash.command("list")
+@state_dir_option
+@trash_store_option
+@verbosity
+def trash_list(state_dir: str | None, store: str | None, quiet: bool) -> None:
+    """List prunes in the trash."""
+    from janitor.commands import trash as commands
+
+    sys.exit(commands.list_batches(commands.trash_for(state_dir, store)))
+
+
+@trash.command("restore")
+@click.argument("prune_id")
+@state_dir_option
+@trash_store_option
+@yes_option
+@verbosity
+def trash_restore(
+    prune_id: str,
+    state_dir: str | None,
+    store: str | None,
+    yes: bool,
+    quiet: bool,
+) -> None:
+    """Put everything a prune moved back where it was."""
+    from janitor.commands import trash as commands
+
+    sys.exit(
+        commands.restore(commands.trash_for(state_dir, store), prune_id, yes)
+    )
+
+
+@trash.command("purge")
+@click.option(
+    "--older-than",
+    type=Duration(),
+    required=True,
+    help="Delete prunes older than this for good (e.g. 7d).",
+)
+@state_dir_option
+@trash_store_option
+@yes_option
+@verbosity
+def trash_purge(
+    older_than: float,
+    state_dir: str | None,
+    store: str | None,
+    yes: bool,
+    quiet: bool,
+) -> None:
+    """Delete old prunes from the trash for good."""
+    from janitor.commands import trash as commands
+
+    sys.exit(
+        commands.purge(commands.trash_for(state_dir, store), older_than, yes)
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn JanitorError into a one-line message."""
     try:

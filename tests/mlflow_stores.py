@@ -136,3 +136,58 @@ def build_registered_store(root: Path) -> SmallStore:
         store.run_ids.append(run.info.run_id)
     mlflow.register_model(info.model_uri, "clf")
     return store
+
+
+def build_policy_store(root: Path) -> dict[str, str]:
+    """Runs shaped to exercise every policy rule; returns names -> ids.
+
+    Experiment `credit`: r0 FAILED (ROC_AUC 0.70), r1 FINISHED (0.80,
+    logged model registered as `prod` v1), r2 KILLED (0.75, logged model
+    not registered), r3 FINISHED (NaN, tag janitor.keep=true), r4
+    soft-deleted (no ROC_AUC), r5 FINISHED (0.80, newer than r1), r6
+    still RUNNING. Experiment `nested`: parent p with child c (FAILED).
+    Runs start in this order, one millisecond or more apart.
+    """
+    mlflow, client = _client(root)
+    model_class = _model_class()
+    ids: dict[str, str] = {}
+    credit = mlflow.create_experiment("credit")
+    plan = [
+        ("r0", 0.70, "FAILED"),
+        ("r1", 0.80, "FINISHED"),
+        ("r2", 0.75, "KILLED"),
+        ("r3", float("nan"), "FINISHED"),
+        ("r4", None, "FINISHED"),
+        ("r5", 0.80, "FINISHED"),
+    ]
+    for name, auc, status in plan:
+        with mlflow.start_run(experiment_id=credit, run_name=name) as run:
+            if auc is not None:
+                mlflow.log_metric("ROC_AUC", auc)
+            mlflow.log_param("name", name)
+            mlflow.log_text("x" * 1000, "blob.txt")
+            if name in ("r1", "r2"):
+                info = mlflow.pyfunc.log_model(
+                    name="model", python_model=model_class()
+                )
+                ids[f"{name}_model"] = info.model_id
+                if name == "r1":
+                    mlflow.register_model(info.model_uri, "prod")
+            if name == "r3":
+                mlflow.set_tag("janitor.keep", "true")
+        if status != "FINISHED":
+            client.set_terminated(run.info.run_id, status)
+        ids[name] = run.info.run_id
+    client.delete_run(ids["r4"])
+    ids["r6"] = client.create_run(credit, run_name="r6").info.run_id
+
+    nested = mlflow.create_experiment("nested")
+    with mlflow.start_run(experiment_id=nested, run_name="p") as parent:
+        with mlflow.start_run(
+            experiment_id=nested, run_name="c", nested=True
+        ) as child:
+            mlflow.set_tag("janitor.keep", "true")
+    client.set_terminated(child.info.run_id, "FAILED")
+    ids["p"], ids["c"] = parent.info.run_id, child.info.run_id
+    ids["credit"], ids["nested"] = credit, nested
+    return ids

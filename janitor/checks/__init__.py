@@ -86,6 +86,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "something in .trash that is not a deleted experiment",
     ),
     "symlink": (Severity.WARNING, "a symbolic link inside the store"),
+    "over-budget": (
+        Severity.ERROR,
+        "a policy size limit still exceeded after pruning (a kept run "
+        "over limits.run_artifacts is a warning)",
+    ),
     "unreadable": (
         Severity.ERROR,
         "a file or folder the janitor could not read",
