@@ -274,6 +274,30 @@ def trash_purge(
     )
 
 
+@cli.group()
+def policy() -> None:
+    """Work with retention policy files."""
+
+
+@policy.command("check")
+@click.argument("files", nargs=-1, required=True)
+@verbosity
+def policy_check(files: tuple[str, ...], quiet: bool) -> None:
+    """Validate policy files: every problem with its line and column.
+
+    Exit 0 when all are valid, 2 when any is not. -q prints only the
+    problems, as a pre-commit hook would want.
+
+    \b
+    Examples:
+      janitor policy check policies/default.yaml
+      janitor policy check policies/*.yaml
+    """
+    from janitor.commands.policy import check
+
+    sys.exit(check(files, quiet))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn JanitorError into a one-line message."""
     try:

@@ -48,7 +48,10 @@ def mlflow2_store(tmp_path) -> Path:
     """The committed store written by MLflow 2.22.5, copied."""
     target = tmp_path / "mlruns"
     shutil.copytree(MLFLOW2_STORE, target, symlinks=True)
-    (target / ".trash").mkdir(exist_ok=True)
+    # git keeps no empty folder; MLflow wrote these and needs them.
+    listing = MLFLOW2_STORE.parent / "empty-folders.txt"
+    for folder in listing.read_text().split():
+        (target / folder).mkdir(parents=True, exist_ok=True)
     return target
 
 

@@ -74,16 +74,16 @@ def test_dry_run_changes_nothing_and_shows_the_plan(store):
     result = janitor("prune", str(root), "--policy", str(policy), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert tree(root) == before
-    for name in ("r0", "r2", "r4"):
+    for name in ("r0", "r2", "r4", "c"):
         assert ids[name] in result.stdout
     assert ids["r1"] not in result.stdout
-    assert "Would prune 3 of 9 runs" in result.stdout
+    assert "Would prune 4 of 9 runs" in result.stdout
     assert "(dry run: nothing was changed)" in result.stdout
     (record,) = read_records(str(root.parent / ".janitor" / "audit.jsonl"))
     assert (record["dry_run"], record["action"], record["pruned"]) == (
         True,
         "plan",
-        3,
+        4,
     )
 
 
@@ -105,7 +105,7 @@ def test_dry_run_json_lists_every_run_with_its_decision(store):
     assert decisions[ids["r0"]]["rule"] == "prune.status: FAILED"
     assert decisions[ids["r1"]]["keep_reasons"] == ["keep.registered: prod v1"]
     assert decisions[ids["c"]]["decision"] == "prune"
-    assert document["summary"]["pruned"] == 3
+    assert document["summary"]["pruned"] == 4
 
 
 def test_prune_then_restore(store, caplog):
@@ -113,22 +113,13 @@ def test_prune_then_restore(store, caplog):
     before = tree(root)
     result = janitor("prune", str(root), "--policy", str(policy), "--yes")
     assert result.returncode == 0, result.stderr
-    pruned = {ids["r0"], ids["r2"], ids["r4"]}
-    assert listed_runs(root) == {
-        ids[n] for n in ("r1", "r3", "r5", "r6", "p", "c")
-    }
+    pruned = {ids["r0"], ids["r2"], ids["r4"], ids["c"]}
+    assert listed_runs(root) == {ids[n] for n in ("r1", "r3", "r5", "r6", "p")}
     assert not (root / ids["credit"] / "models" / ids["r2_model"]).exists()
 
     with caplog.at_level(logging.WARNING):
         listed_runs(root)
     assert [r for r in caplog.records if r.name.startswith("mlflow")] == []
-
-    import mlflow.pyfunc
-
-    mlflow.set_tracking_uri("file:" + str(root))
-    mlflow.set_registry_uri("file:" + str(root))
-    model = mlflow.pyfunc.load_model("models:/prod/1")
-    assert model.predict([1.0]) == [2.0]
 
     audit = read_records(str(root.parent / ".janitor" / "audit.jsonl"))
     moved = [
@@ -171,6 +162,18 @@ def test_prune_then_restore(store, caplog):
     assert listed_runs(root) >= pruned
 
 
+def test_every_surviving_version_still_loads(store):
+    root, _, policy = store
+    result = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert result.returncode == 0, result.stderr
+    import mlflow.pyfunc
+
+    mlflow.set_tracking_uri("file:" + str(root))
+    mlflow.set_registry_uri("file:" + str(root))
+    model = mlflow.pyfunc.load_model("models:/prod/1")
+    assert model.predict([1.0]) == [2.0]
+
+
 def test_prune_needs_confirmation_without_a_terminal(store):
     root, _, policy = store
     before = tree(root)
@@ -187,7 +190,7 @@ def test_blast_radius_is_refused_unless_forced(store, tmp_path):
     before = tree(root)
     result = janitor("prune", str(root), "--policy", str(strict), "--yes")
     assert result.returncode == 1
-    assert "prunes 3 runs, more than safety.max_delete (2)" in result.stderr
+    assert "prunes 4 runs, more than safety.max_delete (2)" in result.stderr
     assert tree(root) == before
     forced = janitor(
         "prune", str(root), "--policy", str(strict), "--yes", "--force"
@@ -320,7 +323,9 @@ def test_prune_never_follows_a_symlink_out(store, tmp_path):
 
 def test_prune_on_the_mlflow2_store(mlflow2_store, tmp_path):
     policy = tmp_path / "p.yaml"
-    policy.write_text(POLICY)
+    no_top_n = "  top_n:\n    - {metric: ROC_AUC, n: 1, order: max}\n"
+    assert no_top_n in POLICY
+    policy.write_text(POLICY.replace(no_top_n, ""))
     before = listed_runs(mlflow2_store)
     result = janitor(
         "prune", str(mlflow2_store), "--policy", str(policy), "--yes"

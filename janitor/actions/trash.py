@@ -76,6 +76,14 @@ class Trash:
     def prepare(self, store_root: str) -> None:
         """Create the state dir; refuse one on another filesystem, where a
         move would be a copy and a crash could split a run in two."""
+        store = os.path.realpath(store_root)
+        state = os.path.realpath(self.state_dir)
+        if state == store or state.startswith(store + os.sep):
+            raise ConfigError(
+                f"{self.state_dir}: the state dir is inside the store, where "
+                "MLflow would read it as an experiment; pass --state-dir "
+                "outside the store",
+            )
         os.makedirs(self.root, exist_ok=True)
         ignore = os.path.join(self.state_dir, ".gitignore")
         if not os.path.exists(ignore):
@@ -86,14 +94,6 @@ class Trash:
                 f"{self.state_dir}: the state dir is on another filesystem "
                 f"than the store {store_root}; pass --state-dir on the "
                 "store's filesystem so moves are atomic",
-            )
-        store = os.path.realpath(store_root)
-        state = os.path.realpath(self.state_dir)
-        if state == store or state.startswith(store + os.sep):
-            raise ConfigError(
-                f"{self.state_dir}: the state dir is inside the store, where "
-                "MLflow would read it as an experiment; pass --state-dir "
-                "outside the store",
             )
 
     # -- batches ---------------------------------------------------------

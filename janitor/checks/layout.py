@@ -85,32 +85,50 @@ def _stray_finding(
 def _orphan_runs(experiment: Experiment) -> Iterator[Finding]:
     for run in experiment.runs:
         if not experiment.meta.ok:
-            reason = (
+            yield _orphan(
+                experiment,
+                run.path,
+                run.run_id,
                 f"its experiment folder {experiment.path} has no valid "
-                "meta.yaml, so MLflow cannot list it"
+                "meta.yaml, so MLflow cannot list it",
+                "restore the experiment's meta.yaml from a backup or "
+                "version control",
             )
-        else:
-            absent = [
-                name
-                for name in REQUIRED_RUN_FOLDERS
-                if name not in run.subfolders
-            ]
-            if not absent or not run.meta.ok:
-                continue
-            reason = (
+            continue
+        absent = [
+            f"{name}/"
+            for name in REQUIRED_RUN_FOLDERS
+            if name not in run.subfolders
+        ]
+        if absent and run.meta.ok:
+            yield _orphan(
+                experiment,
+                run.path,
+                run.run_id,
                 "it lacks "
-                + ", ".join(f"{name}/" for name in absent)
-                + "; MLflow lists it but refuses to open it"
+                + ", ".join(absent)
+                + "; MLflow lists it but refuses to open it",
+                "create the missing empty folders (git drops empty "
+                "folders, so a clone of a store loses them)",
             )
-        yield Finding(
-            "orphan-run",
-            Severity.ERROR,
-            run.path,
-            f"run folder MLflow cannot use: {reason}",
-            "restore the missing parts from a backup, or prune the run",
-            experiment.experiment_id,
-            run.run_id,
-        )
+
+
+def _orphan(
+    experiment: Experiment,
+    path: str,
+    run_id: str,
+    reason: str,
+    hint: str,
+) -> Finding:
+    return Finding(
+        "orphan-run",
+        Severity.ERROR,
+        path,
+        f"run folder MLflow cannot use: {reason}",
+        hint,
+        experiment.experiment_id,
+        run_id,
+    )
 
 
 def _trash_findings(

@@ -85,7 +85,7 @@ def prune(
     if dry_run:
         plan = build_plan(store, policy, now)
         _show(plan, store.root, now, True, output_format)
-        if _can_create(trash):
+        if _can_prepare(trash, store):
             _log_for(trash, store, policy, "prune --dry-run").write(
                 prune_id=plan.prune_id,
                 action="plan",
@@ -129,12 +129,14 @@ def prune(
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
-def _can_create(trash: Trash) -> bool:
+def _can_prepare(trash: Trash, store: FileStore) -> bool:
+    """Make the state dir for a dry run's record; a dry run still works
+    where it cannot be made (a read-only checkout)."""
     try:
-        os.makedirs(trash.state_dir, exist_ok=True)
+        trash.prepare(store.root)
     except OSError as exc:
         logger.warning(
-            "no audit record: cannot create %s (%s)",
+            "no audit record: cannot write %s (%s)",
             trash.state_dir,
             exc.strerror,
         )

@@ -340,9 +340,14 @@ def _prune_reasons(
         experiment.in_trash or run.lifecycle_stage == DELETED
     ):
         reasons.append("prune.deleted")
-    if run.status and run.status in prune.status:
-        reasons.append(f"prune.status: {run.status}")
     started = run.start_time
+    if run.status and run.status in prune.status:
+        gate = prune.status_older_than
+        old_enough = gate is None or (
+            started is not None and now - started / 1000 > gate
+        )
+        if old_enough:
+            reasons.append(f"prune.status: {run.status}")
     if prune.older_than is not None and started is not None:
         if now - started / 1000 > prune.older_than:
             reasons.append("prune.older_than")
@@ -486,5 +491,8 @@ def _refusal(plan: Plan, policy: Policy) -> str:
 
 
 def _reason_kind(rule: str) -> str:
-    """`keep.top_n: max ROC_AUC top 3` -> `keep.top_n`."""
+    """`keep.top_n: max ROC_AUC top 3` -> `keep.top_n`; protections are
+    kept whole, they are few and each says something different."""
+    if rule.startswith("protected:"):
+        return rule
     return rule.split(":", 1)[0]

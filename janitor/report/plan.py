@@ -63,7 +63,9 @@ def render_table(plan: Plan, store: str, now: float, dry_run: bool) -> str:
             f"{reason} {count}"
             for reason, count in sorted(kept.items(), key=lambda kv: -kv[1])
         )
-        lines.append(f"Kept {sum(kept.values())} runs: {detail}.")
+        total = sum(kept.values())
+        noun = "run" if total == 1 else "runs"
+        lines.append(f"Kept {total} {noun}: {detail}.")
     verb = "Would prune" if dry_run else "Pruning"
     lines.append(
         f"{verb} {len(plan.pruned)} of {plan.total_runs} runs, freeing "
