@@ -6,7 +6,6 @@ import functools
 import logging
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -300,6 +299,11 @@ def policy_check(files: tuple[str, ...], quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn JanitorError into a one-line message."""
+    for stream in (sys.stdout, sys.stderr):
+        # File names need not be valid UTF-8; never crash printing them.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     try:
         cli.main(args=argv, prog_name="janitor", standalone_mode=False)
     except JanitorError as exc:
@@ -320,16 +324,29 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: keep the traceback, say where
         log = _write_crash_log()
+        where = f"traceback in {log}" if log else "no traceback kept"
         click.echo(
             f"janitor: internal error: {type(exc).__name__}: {exc} "
-            f"(traceback in {log}); please report it",
+            f"({where}); please report it",
             err=True,
         )
         sys.exit(EXIT_INTERNAL)
 
 
 def _write_crash_log() -> str:
-    path = os.path.join(tempfile.gettempdir(), "mlflow-janitor-crash.log")
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(traceback.format_exc())
+    """Append the traceback to a private log; "" when that fails."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"),
+        ".cache",
+    )
+    folder = os.path.join(cache, "mlflow-janitor")
+    path = os.path.join(folder, "crash.log")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        handle = os.open(path, flags, 0o600)
+        with os.fdopen(handle, "a", encoding="utf-8") as log:
+            log.write(traceback.format_exc())
+    except Exception:
+        return ""
     return path

@@ -375,3 +375,46 @@ def test_special_file_is_not_opened(small_store):
     os.mkfifo(fifo)
     finding = only(small_store.root, "unreadable")
     assert finding["path"] == rel(small_store, fifo)
+
+
+def test_bad_key_name_breaks_the_whole_experiment(small_store):
+    # A param file created by hand with a name MLflow never writes.
+    bad = small_store.run_dir(0) / "params" / "lr(init)"
+    bad.write_text("0.1")
+    finding = only(small_store.root, "bad-key-name")
+    assert finding["severity"] == "error"
+    assert finding["path"] == rel(small_store, bad)
+    with pytest.raises(MlflowException):
+        client(small_store.root).search_runs([small_store.experiment_id])
+
+
+def test_registry_version_folder_and_meta_disagree(tmp_path):
+    store = mlflow_stores.build_registered_store(tmp_path / "mlruns")
+    versions = store.root / "models" / "clf"
+    shutil.copytree(versions / "version-1", versions / "version-7")
+    finding = only(store.root, "id-mismatch")
+    assert finding["path"] == "models/clf/version-7/meta.yaml"
+    assert "version is '1' but the folder says '7'" in finding["message"]
+
+
+def test_symlinked_run_is_not_called_missing(tmp_path):
+    # MLflow follows the link; the janitor reports it and goes no further.
+    store = mlflow_stores.build_registered_store(tmp_path / "mlruns")
+    run_dir = store.run_dir(0)
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(run_dir), moved)
+    run_dir.symlink_to(moved)
+    report = audit_json(store.root)
+    codes = {f["code"] for f in report["findings"]}
+    assert "symlink" in codes
+    assert not codes & {"dangling-version", "orphan-logged-model"}
+
+
+def test_symlinked_meta_yaml_is_not_called_missing(small_store, tmp_path):
+    meta = small_store.run_dir(0) / "meta.yaml"
+    target = tmp_path / "meta-copy.yaml"
+    shutil.move(str(meta), target)
+    meta.symlink_to(target)
+    report = audit_json(small_store.root)
+    codes = [f["code"] for f in report["findings"]]
+    assert codes == ["symlink"]

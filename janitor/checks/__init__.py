@@ -86,6 +86,10 @@ CODES: dict[str, tuple[Severity, str]] = {
         "something in .trash that is not a deleted experiment",
     ),
     "symlink": (Severity.WARNING, "a symbolic link inside the store"),
+    "bad-key-name": (
+        Severity.ERROR,
+        "a metric, param or tag file name MLflow refuses to read",
+    ),
     "over-budget": (
         Severity.ERROR,
         "a policy size limit still exceeded after pruning (a kept run "
@@ -99,7 +103,7 @@ CODES: dict[str, tuple[Severity, str]] = {
 
 
 def run_checks(snapshot: Snapshot, context: CheckContext) -> list[Finding]:
-    from janitor.checks import layout, meta, metrics, paths, registry
+    from janitor.checks import keys, layout, meta, metrics, paths, registry
 
     checks: list[Check] = [
         meta.check_meta,
@@ -107,6 +111,7 @@ def run_checks(snapshot: Snapshot, context: CheckContext) -> list[Finding]:
         layout.check_experiment_names,
         layout.check_stale_running,
         metrics.check_metrics,
+        keys.check_keys,
         registry.check_registry,
         registry.check_logged_models,
         paths.check_paths,
