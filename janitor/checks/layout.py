@@ -77,17 +77,26 @@ def _stray_finding(
         path,
         f"folder with {detail}; MLflow treats it as {where} and "
         "fails or warns on it",
-        "move it out of the store",
+        "move it out of the store (`janitor repair` moves it to the "
+        "janitor's trash)",
         experiment_id,
     )
 
 
 def _orphan_runs(experiment: Experiment) -> Iterator[Finding]:
     for run in experiment.runs:
+        hint = (
+            "restore the missing parts from a backup, or move the run to "
+            "the janitor's trash (`janitor repair`)"
+        )
         if not experiment.meta.ok:
             reason = (
                 f"its experiment folder {experiment.path} has no valid "
                 "meta.yaml, so MLflow cannot list it"
+            )
+            hint = (
+                "restore the experiment's meta.yaml from a backup or "
+                "version control; `janitor repair` leaves this run alone"
             )
         else:
             absent = [
@@ -107,7 +116,7 @@ def _orphan_runs(experiment: Experiment) -> Iterator[Finding]:
             Severity.ERROR,
             run.path,
             f"run folder MLflow cannot use: {reason}",
-            "restore the missing parts from a backup, or prune the run",
+            hint,
             experiment.experiment_id,
             run.run_id,
         )
