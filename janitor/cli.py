@@ -8,13 +8,16 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from janitor import __version__
 from janitor.errors import EXIT_USAGE, JanitorError
 from janitor.units import parse_duration
+
+if TYPE_CHECKING:
+    from janitor.repair import RebaseRequest
 
 EXIT_INTERNAL = 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -202,9 +205,80 @@ def explain(
     sys.exit(run_explain(store, run_id, policy_path))
 
 
+def _rebase_request(
+    ctx: Any, param: Any, values: tuple[str, ...]
+) -> RebaseRequest:
+    from janitor.repair import parse_request
+
+    try:
+        return parse_request(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+@cli.command()
+@store_argument
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be fixed; change nothing."
+)
+@click.option(
+    "--rebase",
+    "rebase",
+    multiple=True,
+    metavar="OLD=NEW|auto",
+    callback=_rebase_request,
+    help="Rewrite recorded absolute paths under OLD to NEW (repeatable). "
+    "`auto`, the default without the option, rewrites the old root of a "
+    "moved or cloned store to this store's path.",
+)
+@format_option
+@yes_option
+@state_dir_option
+@verbosity
+def repair(
+    store: str | None,
+    rebase: RebaseRequest,
+    dry_run: bool,
+    output_format: str,
+    yes: bool,
+    state_dir: str | None,
+    quiet: bool,
+) -> None:
+    """Fix what the audit finds and can be fixed safely; the originals go
+    to the janitor's trash, so `janitor trash restore` undoes it.
+
+    \b
+    Examples:
+      janitor repair ./mlruns --dry-run
+      janitor repair ./mlruns --yes
+      janitor repair ./mlruns --rebase /home/ci/mlruns=/srv/mlruns --yes
+    """
+    from janitor.commands.repair import repair as run_repair
+
+    sys.exit(run_repair(store, rebase, dry_run, yes, state_dir, output_format))
+
+
+@cli.command("migrate-check")
+@store_argument
+@format_option
+@verbosity
+def migrate_check(store: str | None, output_format: str, quiet: bool) -> None:
+    """Say whether `mlflow migrate-filestore` would fail on a store or lose
+    data, and which findings are to blame.
+
+    \b
+    Examples:
+      janitor migrate-check ./mlruns
+      janitor migrate-check ./mlruns --format json
+    """
+    from janitor.commands.migrate_check import migrate_check as run_check
+
+    sys.exit(run_check(store, output_format))
+
+
 @cli.group()
 def trash() -> None:
-    """List, restore or purge what prune moved out of stores."""
+    """List, restore or purge what prune and repair moved out of stores."""
 
 
 trash_store_option = click.option(
@@ -220,7 +294,7 @@ trash_store_option = click.option(
 @trash_store_option
 @verbosity
 def trash_list(state_dir: str | None, store: str | None, quiet: bool) -> None:
-    """List prunes in the trash."""
+    """List prunes and repairs in the trash."""
     from janitor.commands import trash as commands
 
     sys.exit(commands.list_batches(commands.trash_for(state_dir, store)))
@@ -239,7 +313,7 @@ def trash_restore(
     yes: bool,
     quiet: bool,
 ) -> None:
-    """Put everything a prune moved back where it was."""
+    """Put back everything a prune or a repair moved or rewrote."""
     from janitor.commands import trash as commands
 
     sys.exit(

@@ -191,3 +191,41 @@ def build_policy_store(root: Path) -> dict[str, str]:
     ids["p"], ids["c"] = parent.info.run_id, child.info.run_id
     ids["credit"], ids["nested"] = credit, nested
     return ids
+
+
+def build_migration_store(root: Path) -> dict[str, str]:
+    """What a user migrates: a model registered as `clf` straight from
+    `log_model(registered_model_name=...)` (MLflow 3.17.2 then writes
+    every metric line of that run twice), a run with a metric history,
+    a NaN, a nested run, and a deleted experiment."""
+    mlflow, client = _client(root)
+    model_class = _model_class()
+    ids: dict[str, str] = {}
+    credit = mlflow.create_experiment("credit")
+    with mlflow.start_run(experiment_id=credit, run_name="trained") as run:
+        mlflow.log_params({"learning_rate": 0.05, "max_depth": 6})
+        for step in range(3):
+            mlflow.log_metric("ROC_AUC", 0.70 + 0.05 * step, step=step)
+        mlflow.log_metric("Recall", float("nan"))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model_class(),
+            registered_model_name="clf",
+        )
+        ids["trained"], ids["model"] = run.info.run_id, info.model_id
+    with mlflow.start_run(experiment_id=credit, run_name="sweep") as parent:
+        mlflow.log_param("search", "grid")
+        for step in range(4):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        with mlflow.start_run(
+            experiment_id=credit, run_name="trial", nested=True
+        ) as child:
+            mlflow.log_param("clé", "valeur")
+            mlflow.log_metric("loss", 0.3)
+    ids["sweep"], ids["trial"] = parent.info.run_id, child.info.run_id
+    old = mlflow.create_experiment("old")
+    with mlflow.start_run(experiment_id=old, run_name="forgotten") as gone:
+        mlflow.log_metric("x", 1.0)
+    client.delete_experiment(old)
+    ids["credit"], ids["old"], ids["forgotten"] = credit, old, gone.info.run_id
+    return ids

@@ -15,7 +15,7 @@ from janitor.actions.auditlog import read_records
 from janitor.actions.lock import StoreLock
 from janitor.actions.trash import Batch, Item, Trash
 from tests import mlflow_stores
-from tests.conftest import janitor
+from tests.conftest import janitor, tree
 
 POLICY = """\
 version: 1
@@ -31,23 +31,6 @@ safety:
   max_delete_percent: 90
   min_idle: 0s
 """
-
-
-def tree(root) -> dict[str, str]:
-    """Every entry under root with its content hash: byte-identity."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            key = os.path.relpath(path, root)
-            if os.path.islink(path):
-                found[key] = "link:" + os.readlink(path)
-            elif os.path.isdir(path):
-                found[key] = "dir"
-            else:
-                with open(path, "rb") as handle:
-                    found[key] = hashlib.sha256(handle.read()).hexdigest()
-    return found
 
 
 @pytest.fixture

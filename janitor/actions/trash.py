@@ -10,15 +10,23 @@ A batch's manifest lists every item before the first one moves, so a
 batch cut short by a crash can be finished (`resume`) or undone
 (`restore`). Moves are renames on one filesystem: each item is either in
 the store or in the trash, never half in each.
+
+Repair also rewrites files in place (kind ``replaced-file``): the
+original is linked (or copied) into the batch first, then the new
+content replaces it with one atomic rename, so restoring puts the
+original bytes back.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import stat
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,9 +37,16 @@ from janitor.errors import ConfigError, JanitorError
 IN_PROGRESS = "in-progress"
 COMPLETE = "complete"
 MANIFEST = "manifest.json"
+REPLACED = "replaced-file"
+CREATED = "created-folder"
 GITIGNORE = (
     "# janitor state: keep the audit log, not the trash\ntrash/\nlocks/\n"
 )
+
+
+def new_batch_id(now: float) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return f"{stamp}-{secrets.token_hex(3)}"
 
 
 def default_state_dir(store_root: str) -> str:
@@ -43,11 +58,12 @@ def default_state_dir(store_root: str) -> str:
 @dataclass
 class Item:
     path: str  # relative to the store root
-    kind: str  # run | logged-model | artifact | file
+    kind: str  # run | logged-model | artifact | file | folder | REPLACED
     bytes: int = 0
     experiment_id: str | None = None
     run_id: str | None = None
     rule: str = ""
+    detail: str = ""
 
 
 @dataclass
@@ -76,14 +92,7 @@ class Trash:
     def prepare(self, store_root: str) -> None:
         """Create the state dir; refuse one on another filesystem, where a
         move would be a copy and a crash could split a run in two."""
-        store = os.path.realpath(store_root)
-        state = os.path.realpath(self.state_dir)
-        if state == store or state.startswith(store + os.sep):
-            raise ConfigError(
-                f"{self.state_dir}: the state dir is inside the store, where "
-                "MLflow would read it as an experiment; pass --state-dir "
-                "outside the store",
-            )
+        self.refuse_inside(store_root)
         os.makedirs(self.root, exist_ok=True)
         ignore = os.path.join(self.state_dir, ".gitignore")
         if not os.path.exists(ignore):
@@ -94,6 +103,17 @@ class Trash:
                 f"{self.state_dir}: the state dir is on another filesystem "
                 f"than the store {store_root}; pass --state-dir on the "
                 "store's filesystem so moves are atomic",
+            )
+
+    def refuse_inside(self, store_root: str) -> None:
+        """Refuse a state dir inside the store, before anything is made."""
+        store = os.path.realpath(store_root)
+        state = os.path.realpath(self.state_dir)
+        if state == store or state.startswith(store + os.sep):
+            raise ConfigError(
+                f"{self.state_dir}: the state dir is inside the store, where "
+                "MLflow would read it as an experiment; pass --state-dir "
+                "outside the store",
             )
 
     # -- batches ---------------------------------------------------------
@@ -158,12 +178,56 @@ class Trash:
         os.rename(source, target)
         return True
 
+    def replace(self, batch: Batch, item: Item, content: bytes) -> bool:
+        """Keep a store file's original in the batch, then give the file
+        new content atomically; False when the original was already kept
+        (the file is then left alone)."""
+        target = inside(batch.store, item.path)
+        original = self.trash_path(batch, item)
+        if os.path.lexists(original):
+            return False
+        mode = os.lstat(target).st_mode
+        if not stat.S_ISREG(mode):
+            raise JanitorError(
+                f"{item.path}: not a regular file any more; run the "
+                "repair again",
+            )
+        os.makedirs(os.path.dirname(original), exist_ok=True)
+        try:
+            os.link(target, original, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(target, original, follow_symlinks=False)
+        _write_atomically(
+            target, content, stat.S_IMODE(mode), self.batch_dir(batch.prune_id)
+        )
+        return True
+
+    def create_folder(self, batch: Batch, item: Item) -> bool:
+        """Make an empty folder the store lacks; False when it is there."""
+        target = inside(batch.store, item.path)
+        if os.path.lexists(target):
+            return False
+        os.mkdir(target)
+        return True
+
     def move_back(self, batch: Batch, item: Item) -> bool:
         """Put an item back in the store; False when it is already there."""
+        if item.kind == CREATED:
+            # Undo a created folder: remove it while it is still empty.
+            target = inside(batch.store, item.path)
+            if not os.path.lexists(target):
+                return False
+            os.rmdir(target)
+            return True
         source = self.trash_path(batch, item)
         target = inside(batch.store, item.path)
         if not os.path.lexists(source):
             return False
+        if item.kind == REPLACED:
+            # The store holds the rewritten file: the original wins.
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(source, target)
+            return True
         if os.path.lexists(target):
             raise JanitorError(
                 f"{item.path}: something is already at this place in the "
@@ -178,18 +242,52 @@ class Trash:
         shutil.rmtree(self.batch_dir(batch.prune_id))
 
 
+def _write_atomically(
+    target: str, content: bytes, mode: int, work_dir: str
+) -> None:
+    """Write a temporary file, fsync it, rename it over `target`.
+
+    The temporary file lives in the batch folder, on the store's
+    filesystem (`Trash.prepare` checks), so the rename is atomic; a crash
+    never leaves a half-written file in the store, nor a stray temporary
+    file where MLflow would read it as a metric or an artifact.
+    """
+    handle, temporary = tempfile.mkstemp(prefix="new-", dir=work_dir)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fchmod(stream.fileno(), mode)
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
+    folder = os.open(os.path.dirname(target), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def run_batch(
-    trash: Trash, batch: Batch, log: AuditLog, action: str
+    trash: Trash,
+    batch: Batch,
+    log: AuditLog,
+    action: str,
+    replacements: Mapping[str, bytes] | None = None,
 ) -> list[str]:
-    """Move every item of a batch out of the store, journaling each move;
-    the errors, one line per failed item."""
+    """Move every item of a batch out of the store (or, for a replaced
+    file, keep its original and write its replacement), journaling each
+    step; the errors, one line per failed item."""
     trash.save(batch)
     errors = []
     for item in batch.items:
         fields = _item_fields(batch, item, action)
         log.write(**fields, outcome="started")
         try:
-            moved = trash.move_out(batch, item)
+            moved = _apply(trash, batch, item, replacements or {})
         except (OSError, JanitorError) as exc:
             errors.append(f"{item.path}: {exc}")
             log.write(**fields, outcome="failed", error=str(exc))
@@ -198,6 +296,41 @@ def run_batch(
     batch.state = COMPLETE
     trash.save(batch)
     return errors
+
+
+def carry_out(
+    trash: Trash,
+    batch: Batch,
+    log: AuditLog,
+    action: str,
+    replacements: Mapping[str, bytes] | None = None,
+) -> list[str]:
+    """`run_batch`, then one closing record: how the batch went."""
+    errors = run_batch(trash, batch, log, action, replacements)
+    log.write(
+        prune_id=batch.prune_id,
+        action="summary",
+        dry_run=False,
+        outcome="failed" if errors else "done",
+        items=len(batch.items),
+        errors=len(errors),
+    )
+    return errors
+
+
+def _apply(
+    trash: Trash, batch: Batch, item: Item, replacements: Mapping[str, bytes]
+) -> bool:
+    if item.kind == CREATED:
+        return trash.create_folder(batch, item)
+    if item.kind != REPLACED:
+        return trash.move_out(batch, item)
+    if item.path not in replacements:
+        raise JanitorError(
+            f"{item.path}: the new content is not known (a repair cut "
+            "short is not resumed); restore the batch or repair again",
+        )
+    return trash.replace(batch, item, replacements[item.path])
 
 
 def restore_batch(trash: Trash, batch: Batch, log: AuditLog) -> list[str]:
@@ -218,7 +351,7 @@ def restore_batch(trash: Trash, batch: Batch, log: AuditLog) -> list[str]:
 
 
 def _item_fields(batch: Batch, item: Item, action: str) -> dict[str, Any]:
-    return {
+    fields = {
         "prune_id": batch.prune_id,
         "action": action,
         "kind": item.kind,
@@ -229,6 +362,9 @@ def _item_fields(batch: Batch, item: Item, action: str) -> dict[str, Any]:
         "rule": item.rule,
         "dry_run": False,
     }
+    if item.detail:
+        fields["detail"] = item.detail
+    return fields
 
 
 def age(batch: Batch, now: float | None = None) -> float:

@@ -77,24 +77,27 @@ def _stray_finding(
         path,
         f"folder with {detail}; MLflow treats it as {where} and "
         "fails or warns on it",
-        "move it out of the store",
+        "move it out of the store (`janitor repair` moves it to the "
+        "janitor's trash)",
         experiment_id,
     )
 
 
 def _orphan_runs(experiment: Experiment) -> Iterator[Finding]:
+    if not experiment.meta.ok and experiment.runs:
+        # One finding for the experiment, not one per healthy run.
+        count = len(experiment.runs)
+        yield _orphan(
+            experiment,
+            experiment.path,
+            None,
+            f"{count} run{'s' if count > 1 else ''} in {experiment.path} "
+            "that MLflow cannot list: the experiment has no valid meta.yaml",
+            "restore the experiment's meta.yaml from a backup or version "
+            "control; the runs themselves are intact",
+        )
+        return
     for run in experiment.runs:
-        if not experiment.meta.ok:
-            yield _orphan(
-                experiment,
-                run.path,
-                run.run_id,
-                f"its experiment folder {experiment.path} has no valid "
-                "meta.yaml, so MLflow cannot list it",
-                "restore the experiment's meta.yaml from a backup or "
-                "version control",
-            )
-            continue
         absent = [
             f"{name}/"
             for name in REQUIRED_RUN_FOLDERS
@@ -105,26 +108,26 @@ def _orphan_runs(experiment: Experiment) -> Iterator[Finding]:
                 experiment,
                 run.path,
                 run.run_id,
-                "it lacks "
+                "run folder lacks "
                 + ", ".join(absent)
                 + "; MLflow lists it but refuses to open it",
-                "create the missing empty folders (git drops empty "
-                "folders, so a clone of a store loses them)",
+                "create the missing empty folders (`janitor repair` does); "
+                "git drops empty folders, so a clone of a store loses them",
             )
 
 
 def _orphan(
     experiment: Experiment,
     path: str,
-    run_id: str,
-    reason: str,
+    run_id: str | None,
+    message: str,
     hint: str,
 ) -> Finding:
     return Finding(
         "orphan-run",
         Severity.ERROR,
         path,
-        f"run folder MLflow cannot use: {reason}",
+        message,
         hint,
         experiment.experiment_id,
         run_id,

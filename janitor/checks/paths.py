@@ -22,7 +22,8 @@ REBASE_HINT = (
 )
 OUTSIDE_HINT = (
     "artifacts kept outside the store are neither sized nor pruned; "
-    "if the store was moved, rewrite the old prefix"
+    "if the store was moved, rewrite the old prefix "
+    "(`janitor repair --rebase OLD=NEW`)"
 )
 
 
@@ -64,7 +65,7 @@ def _group_moved(root: str, foreign: list[Finding]) -> Iterator[Finding]:
     per old root, naming one example, instead of once per file."""
     by_root: dict[str, list[Finding]] = {}
     for finding in foreign:
-        previous = _old_root_of(finding)
+        previous = moved_from(finding)
         by_root.setdefault(previous or "", []).append(finding)
     for previous, findings in by_root.items():
         if not previous or len(findings) == 1:
@@ -81,7 +82,8 @@ def _group_moved(root: str, foreign: list[Finding]) -> Iterator[Finding]:
         )
 
 
-def _old_root_of(finding: Finding) -> str | None:
+def moved_from(finding: Finding) -> str | None:
+    """The old store root a foreign-path finding names, if it names one."""
     marker = "copied from "
     start = finding.hint.find(marker)
     if start < 0:
@@ -146,7 +148,7 @@ def _location(
     if not isinstance(value, str):
         return
     path = local_path(value)
-    if path is None or _inside(path, root):
+    if path is None or inside_root(path, root):
         return
     yield _foreign(
         root,
@@ -192,8 +194,8 @@ def _version_location(root: str, meta: Meta) -> Iterator[Finding]:
     if path is None:
         return
     run_id = meta.get("run_id") or None
-    if not _inside(path, root):
-        previous = old_root(path, _store_relative_tail(path))
+    if not inside_root(path, root):
+        previous = old_root(path, store_relative_tail(path))
         yield _foreign(
             root, meta.path, "storage_location", path, previous, None, run_id
         )
@@ -246,7 +248,7 @@ def _logged_model_history(
             )
 
 
-def _store_relative_tail(path: str) -> str:
+def store_relative_tail(path: str) -> str:
     """For a registry location, the part that names the experiment onward
     (``<exp>/...``): the first all-digit folder in the path."""
     parts = path.split("/")
@@ -256,7 +258,7 @@ def _store_relative_tail(path: str) -> str:
     return path
 
 
-def _inside(path: str, root: str) -> bool:
+def inside_root(path: str, root: str) -> bool:
     for base in {root, os.path.realpath(root)}:
         if path == base or path.startswith(base.rstrip("/") + "/"):
             return True

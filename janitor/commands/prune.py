@@ -16,6 +16,7 @@ from janitor.actions.trash import (
     Batch,
     Item,
     Trash,
+    carry_out,
     default_state_dir,
     run_batch,
 )
@@ -85,7 +86,7 @@ def prune(
     if dry_run:
         plan = build_plan(store, policy, now)
         _show(plan, store.root, now, True, output_format)
-        if _can_prepare(trash, store):
+        if can_prepare(trash, store):
             _log_for(trash, store, policy, "prune --dry-run").write(
                 prune_id=plan.prune_id,
                 action="plan",
@@ -129,7 +130,7 @@ def prune(
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
-def _can_prepare(trash: Trash, store: FileStore) -> bool:
+def can_prepare(trash: Trash, store: FileStore) -> bool:
     """Make the state dir for a dry run's record; a dry run still works
     where it cannot be made (a read-only checkout)."""
     try:
@@ -248,16 +249,7 @@ def execute(
         bytes=plan.bytes_freed,
     )
     action = "prune" if policy.action == "delete" else "strip-artifacts"
-    errors = run_batch(trash, batch, log, action)
-    log.write(
-        prune_id=batch.prune_id,
-        action="summary",
-        dry_run=False,
-        outcome="failed" if errors else "done",
-        items=len(batch.items),
-        errors=len(errors),
-    )
-    return errors
+    return carry_out(trash, batch, log, action)
 
 
 def resume_unfinished(trash: Trash, store: FileStore, policy: Policy) -> None:
@@ -265,6 +257,8 @@ def resume_unfinished(trash: Trash, store: FileStore, policy: Policy) -> None:
     for batch in trash.batches():
         if batch.state != IN_PROGRESS or batch.store != store.root:
             continue
+        if batch.kind != "prune":
+            continue  # a repair cut short is undone, never resumed
         logger.warning("finishing prune %s, cut short earlier", batch.prune_id)
         log = _log_for(trash, store, policy, "prune (resume)")
         errors = run_batch(trash, batch, log, "prune")
