@@ -408,3 +408,22 @@ def test_symlinked_meta_yaml_is_not_called_missing(small_store, tmp_path):
     report = audit_json(small_store.root)
     codes = [f["code"] for f in report["findings"]]
     assert codes == ["symlink"]
+
+
+def test_moved_store_from_windows_names_the_whole_old_root(small_store):
+    # A store written on Windows and cloned here.
+    for meta in small_store.root.glob("**/meta.yaml"):
+        text = meta.read_text().replace(
+            f"file://{small_store.root}", "file:///C:/Users/alice/mlruns"
+        )
+        meta.write_text(text)
+    finding = only(small_store.root, "foreign-path")
+    assert "point at /C:/Users/alice/mlruns," in finding["message"]
+    assert "--rebase /C:/Users/alice/mlruns=" in finding["hint"]
+
+
+def test_invalid_url_in_a_location_is_no_crash(small_store):
+    meta = small_store.root / small_store.experiment_id / "meta.yaml"
+    rewrite_meta(meta, artifact_location="file://[::1/x")
+    report = audit_json(small_store.root)
+    assert report["summary"]["errors"] == 0

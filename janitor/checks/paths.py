@@ -29,7 +29,10 @@ OUTSIDE_HINT = (
 
 def local_path(uri: str) -> str | None:
     """The filesystem path of a local URI, or None for remote ones."""
-    parsed = urlparse(uri)
+    try:
+        parsed = urlparse(uri)
+    except ValueError:  # not a URL at all, e.g. an unclosed [ in the host
+        return None
     if parsed.scheme == "file":
         return os.path.normpath(unquote(parsed.path))
     if not parsed.scheme and uri.startswith("/"):
@@ -88,7 +91,8 @@ def moved_from(finding: Finding) -> str | None:
     start = finding.hint.find(marker)
     if start < 0:
         return None
-    return finding.hint[start + len(marker) :].split(":", 1)[0]
+    rest = finding.hint[start + len(marker) :]
+    return rest.split(": rewrite that prefix", 1)[0]
 
 
 def _path_findings(snapshot: Snapshot) -> Iterator[Finding]:
@@ -199,7 +203,9 @@ def _version_location(root: str, meta: Meta) -> Iterator[Finding]:
         yield _foreign(
             root, meta.path, "storage_location", path, previous, None, run_id
         )
-    elif not os.path.isdir(path):
+        # Where the files are now, if the whole store moved.
+        path = root + path[len(previous) :] if previous else path
+    if not os.path.isdir(path) and (inside_root(path, root) or previous):
         yield Finding(
             "missing-artifacts",
             Severity.ERROR,
@@ -224,7 +230,7 @@ def _logged_model_history(
     try:
         with open(tag, encoding="utf-8") as handle:
             history = json.load(handle)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return
     if not isinstance(history, list):
         return
