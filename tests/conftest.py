@@ -48,7 +48,14 @@ def mlflow2_store(tmp_path) -> Path:
     """The committed store written by MLflow 2.22.5, copied."""
     target = tmp_path / "mlruns"
     shutil.copytree(MLFLOW2_STORE, target, symlinks=True)
+    # Git keeps no empty folder: put back the ones MLflow made and a
+    # checkout lacks (.trash, and a run's folders it wrote nothing in).
     (target / ".trash").mkdir(exist_ok=True)
+    for meta in target.glob("**/meta.yaml"):
+        run = meta.parent
+        if len(run.name) == 32:
+            for part in ("metrics", "params", "tags", "artifacts"):
+                (run / part).mkdir(exist_ok=True)
     return target
 
 
