@@ -2,7 +2,8 @@
 
 Paths given to and returned by these functions are relative to the
 work tree's top folder, with '/' separators. Pathspecs are literal, so
-a '*' in a file name is only a '*'.
+a '*' in a file name is only a '*'. Contents are read by blob id, which
+spares git from loading the index again.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ class GitError(JanitorError):
     """A git command failed where it should not have."""
 
 
+NO_BLOB = "0" * 40
+
+
 @dataclass(frozen=True)
 class Change:
-    """One staged change: git's status letter (A, M, D, T...) and path."""
+    """One staged change: git's status letter (A, M, D, T...), the path,
+    and the blob ids before (HEAD) and after (the index); `NO_BLOB` when
+    there is none."""
 
     status: str
     path: str
+    before: str = NO_BLOB
+    after: str = NO_BLOB
 
 
 def _git(
@@ -67,18 +75,22 @@ def staged_changes(top: str, pathspecs: Iterable[str]) -> list[Change]:
         top,
         "diff",
         "--cached",
-        "--name-status",
+        "--raw",
+        "--no-abbrev",
         "--no-renames",
         "-z",
         "--",
         *pathspecs,
     )
+    # Records are ":<mode> <mode> <blob> <blob> <status>" NUL "<path>" NUL.
     fields = raw.decode("utf-8", "surrogateescape").split("\0")
-    return [
-        Change(status[:1], path)
-        for status, path in zip(fields[0::2], fields[1::2], strict=False)
-        if status
-    ]
+    changes = []
+    for record, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not record:
+            continue
+        _old_mode, _new_mode, before, after, status = record.split(" ")
+        changes.append(Change(status[:1], path, before, after))
+    return changes
 
 
 def folders_in_index(top: str, folders: Iterable[str]) -> set[str]:
@@ -96,30 +108,24 @@ def folders_in_index(top: str, folders: Iterable[str]) -> set[str]:
     return kept & set(wanted)
 
 
-def read_blobs(top: str, specs: Iterable[str]) -> dict[str, bytes | None]:
-    """The contents of ``HEAD:<path>`` or ``:<path>`` (the index) specs,
-    None for those that do not exist; one git process for all."""
-    wanted = [spec for spec in dict.fromkeys(specs) if "\n" not in spec]
+def read_blobs(top: str, blobs: Iterable[str]) -> dict[str, bytes]:
+    """The contents of blobs, by id; one git process for all. Ids that
+    are `NO_BLOB`, missing or not blobs are left out."""
+    wanted = [blob for blob in dict.fromkeys(blobs) if blob != NO_BLOB]
     if not wanted:
         return {}
-    request = "".join(spec + "\n" for spec in wanted)
-    raw = _checked(
-        top,
-        "cat-file",
-        "--batch",
-        stdin=request.encode("utf-8", "surrogateescape"),
-    )
-    blobs: dict[str, bytes | None] = {}
+    request = "".join(blob + "\n" for blob in wanted)
+    raw = _checked(top, "cat-file", "--batch", stdin=request.encode())
+    contents: dict[str, bytes] = {}
     position = 0
-    for spec in wanted:
+    for blob in wanted:
         end = raw.index(b"\n", position)
-        header = raw[position:end]
+        header = raw[position:end].split(b" ")
         position = end + 1
-        if header.endswith((b" missing", b" ambiguous")):
-            blobs[spec] = None
+        if len(header) != 3:  # "<id> missing"
             continue
-        _name, kind, size = header.split(b" ")
-        content = raw[position : position + int(size)]
-        position += int(size) + 1
-        blobs[spec] = content if kind == b"blob" else None
-    return blobs
+        size = int(header[2])
+        if header[1] == b"blob":
+            contents[blob] = raw[position : position + size]
+        position += size + 1
+    return contents

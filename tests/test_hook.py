@@ -21,26 +21,7 @@ from mlflow import MlflowClient
 
 from tests import mlflow_stores
 from tests.conftest import REPO
-
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
-HOOK_REPO_FILES = (".pre-commit-hooks.yaml", "pyproject.toml", "README.md")
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **GIT_IDENTITY},
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.hook_repo import GIT_IDENTITY, git, make_hook_repo
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +29,7 @@ def hook_repo(tmp_path_factory) -> tuple[Path, str]:
     """This checkout as pre-commit wants a hook repository: a git repo
     with the manifest committed. Returns its path and commit."""
     repo = tmp_path_factory.mktemp("hook-repo")
-    for name in HOOK_REPO_FILES:
-        shutil.copy(REPO / name, repo / name)
-    shutil.copytree(
-        REPO / "janitor",
-        repo / "janitor",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "janitor under test")
-    return repo, git(repo, "rev-parse", "HEAD").strip()
+    return repo, make_hook_repo(repo)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import pytest
 from janitor.checks import history
 from janitor.store.locate import StoreFinder, looks_like_store_root, place_of
 from tests.conftest import janitor
+from tests.hook_repo import git
 from tests.test_gate import needs_policy_loader, write_policy
-from tests.test_hook import git
 
 
 @pytest.fixture

@@ -232,47 +232,46 @@ def _store_edits(store: str, given: set[str], top: str) -> Iterator[Finding]:
     for change in git.staged_changes(top, [prefix or "."]):
         path = change.path[len(prefix) :]
         if not is_janitor_record(path):
-            changes[path] = change.status
-    deleted = {path for path, status in changes.items() if status == "D"}
+            changes[path] = change
+    deleted = {path: c for path, c in changes.items() if c.status == "D"}
     checked = {
-        path: status
-        for path, status in changes.items()
-        if path in given and status in "AMT"
+        path: change
+        for path, change in changes.items()
+        if path in given and change.status in "AMT"
     }
-    before_of = {
-        path: _moved_from(path, deleted) or path
-        for path, status in checked.items()
-        if status in "AM"
-    }
+    before_of = {}
+    for path, change in checked.items():
+        moved = _moved_from(path, deleted) if change.status == "A" else None
+        before_of[path] = moved or change.before
     blobs = git.read_blobs(
         top,
-        [f"HEAD:{prefix}{before}" for before in before_of.values()]
-        + [f":{prefix}{path}" for path in before_of],
+        list(before_of.values()) + [c.after for c in checked.values()],
     )
-    for path, status in sorted(checked.items()):
+    for path, change in sorted(checked.items()):
         place = place_of(path)
-        if status == "T":
+        if change.status == "T":
             yield from history.type_changed(path, place)
             continue
-        after = blobs.get(f":{prefix}{path}")
-        before = blobs.get(f"HEAD:{prefix}{before_of[path]}")
+        after = blobs.get(change.after)
+        before = blobs.get(before_of[path])
         if after is None:
             continue
         if before is None:
             yield from history.added(path, place, after)
         elif before != after:
             yield from history.modified(path, place, before, after)
-    yield from _deletions(top, prefix, deleted)
+    yield from _deletions(top, prefix, set(deleted))
 
 
-def _moved_from(path: str, deleted: set[str]) -> str | None:
-    """Where MLflow moved a file from when it deleted or restored an
-    experiment (into or out of .trash), if that path is deleted now."""
+def _moved_from(path: str, deleted: dict[str, git.Change]) -> str | None:
+    """The blob a file had before MLflow moved it into or out of .trash
+    (deleting or restoring its experiment), if its old path is deleted
+    now."""
     if path.startswith(TRASH_PREFIX):
         twin = path[len(TRASH_PREFIX) :]
     else:
         twin = TRASH_PREFIX + path
-    return twin if twin in deleted else None
+    return deleted[twin].before if twin in deleted else None
 
 
 def _deletions(top: str, prefix: str, deleted: set[str]) -> Iterator[Finding]:
