@@ -146,7 +146,7 @@ def audit(
 @store_argument
 @policy_option
 @click.option(
-    "--max-store", type=Size(), help="Budget for the whole store (200MB)."
+    "--max-store", type=Size(), help="Budget for the whole store, e.g. 2GB."
 )
 @click.option("--max-experiment", type=Size(), help="Budget per experiment.")
 @click.option(

@@ -368,3 +368,26 @@ def test_a_bad_policy_is_a_usage_error(small_store, tmp_path):
     result = gate(small_store, "--policy", str(policy))
     assert result.returncode == 2
     assert str(policy) in result.stderr
+
+
+@needs_policy_loader
+def test_per_experiment_limits_apply_to_matching_experiments(
+    heavy_store, tmp_path
+):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\n"
+        "limits:\n  file: 1MB\n"
+        "experiments:\n"
+        "  - match: 'sm*'\n    limits:\n      file: 100kB\n"
+        "  - match: 'other'\n    limits:\n      file: 1kB\n"
+    )
+    code, report = gate_json(heavy_store, "--policy", str(policy))
+    assert code == 1
+    (offender,) = report["offenders"]
+    assert (offender["path"], offender["limit"]) == (
+        heavy_store.weights,
+        100_000,
+    )
+    file_budget = report["budgets"][3]
+    assert file_budget["limit"] == 1_000_000

@@ -259,3 +259,9 @@ def test_the_policy_sets_the_file_limit(committed, tmp_path):
     result = hook(committed, rel(committed, big), "--policy", str(policy))
     assert result.returncode == 1
     assert "is over the file limit of 2.0 kB" in result.stdout
+
+
+def test_a_bad_option_is_a_usage_error(committed):
+    result = hook(committed, "--max-file", "huge")
+    assert result.returncode == 2
+    assert "bad size 'huge'" in result.stderr
