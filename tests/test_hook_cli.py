@@ -7,6 +7,7 @@ import pytest
 
 from janitor.checks import history
 from janitor.store.locate import StoreFinder, looks_like_store_root, place_of
+from tests import mlflow_stores
 from tests.conftest import janitor
 from tests.hook_repo import git
 from tests.test_gate import needs_policy_loader, write_policy
@@ -265,3 +266,18 @@ def test_a_bad_option_is_a_usage_error(committed):
     result = hook(committed, "--max-file", "huge")
     assert result.returncode == 2
     assert "bad size 'huge'" in result.stderr
+
+
+def test_logged_models_and_the_registry_commit_clean(tmp_path):
+    store = mlflow_stores.build_registered_store(tmp_path / "mlruns")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    result = hook(store)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+
+    (model,) = (store.root / store.experiment_id / "models").iterdir()
+    big = model / "artifacts" / "weights.bin"
+    big.write_bytes(b"\0" * 3000)
+    result = hook(store, rel(store, big), "--max-file", "1kB")
+    assert result.returncode == 1
+    assert f"(run {store.run_ids[0]})" in result.stdout

@@ -118,6 +118,7 @@ def read_touched(targets: list[Target]) -> dict[str, Snapshot]:
     """Per store, a snapshot of the runs and experiments the targets
     touch; a logged model's file touches the run that logged it."""
     selection: dict[str, dict[str, set[str]]] = defaultdict(dict)
+    sources: dict[tuple[str, str], str | None] = {}
     for target in targets:
         place = target.place
         if place.experiment_folder is None:
@@ -125,7 +126,12 @@ def read_touched(targets: list[Target]) -> dict[str, Snapshot]:
         runs = selection[target.store].setdefault(
             place.experiment_folder, set()
         )
-        run_id = place.run_id or _source_run(target)
+        run_id = place.run_id
+        if place.kind == "logged-model":
+            key = (target.store, place.unit)
+            if key not in sources:
+                sources[key] = _source_run(*key)
+            run_id = sources[key]
         if run_id:
             runs.add(run_id)
     return {
@@ -134,10 +140,9 @@ def read_touched(targets: list[Target]) -> dict[str, Snapshot]:
     }
 
 
-def _source_run(target: Target) -> str | None:
-    if target.place.kind != "logged-model":
-        return None
-    meta_path = os.path.join(target.store, target.place.unit, "meta.yaml")
+def _source_run(store: str, model_folder: str) -> str | None:
+    """The run a logged model names as its source."""
+    meta_path = os.path.join(store, model_folder, "meta.yaml")
     try:
         with open(meta_path, "rb") as handle:
             meta = parse_meta(meta_path, handle.read())
