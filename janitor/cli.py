@@ -14,7 +14,7 @@ import click
 
 from janitor import __version__
 from janitor.errors import EXIT_USAGE, JanitorError
-from janitor.units import parse_duration
+from janitor.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
     from janitor.repair import RebaseRequest
@@ -32,6 +32,16 @@ class Duration(click.ParamType):
             return float(value)
         try:
             return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Size(click.ParamType):
+    name = "size"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        try:
+            return parse_size(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -77,6 +87,12 @@ format_option = click.option(
     default="table",
     show_default=True,
     help="Output format.",
+)
+policy_option = click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file whose limits apply.",
 )
 fail_on_option = click.option(
     "--fail-on",
@@ -137,7 +153,7 @@ state_dir_option = click.option(
 yes_option = click.option(
     "--yes", "-y", is_flag=True, help="Do not ask for confirmation."
 )
-policy_option = click.option(
+required_policy_option = click.option(
     "--policy",
     "policy_path",
     required=True,
@@ -148,7 +164,7 @@ policy_option = click.option(
 
 @cli.command()
 @store_argument
-@policy_option
+@required_policy_option
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @format_option
 @yes_option
@@ -186,9 +202,67 @@ def prune(
 
 
 @cli.command()
+@store_argument
+@policy_option
+@click.option(
+    "--max-store", type=Size(), help="Budget for the whole store, e.g. 2GB."
+)
+@click.option("--max-experiment", type=Size(), help="Budget per experiment.")
+@click.option(
+    "--max-run",
+    type=Size(),
+    help="Budget per run: its artifacts and logged models.",
+)
+@click.option("--max-file", type=Size(), help="Budget per file.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "github", "sarif"]),
+    default="table",
+    show_default=True,
+    help="Output format; github writes workflow commands.",
+)
+@fail_on_option
+@verbosity
+def gate(
+    store: str | None,
+    policy_path: str | None,
+    max_store: int | None,
+    max_experiment: int | None,
+    max_run: int | None,
+    max_file: int | None,
+    output_format: str,
+    fail_on: str,
+    quiet: bool,
+) -> None:
+    """Fail when a store is over its size budgets or has errors (for CI).
+
+    Budgets come from the policy's `limits`; a --max-* option replaces
+    the policy's value everywhere. Files are only sized, never parsed.
+
+    \b
+    Examples:
+      janitor gate mlruns --max-file 50MB --max-run 500MB
+      janitor gate mlruns --policy policies/retention.yaml --format github
+    """
+    from janitor.commands.gate import gate as run_gate
+    from janitor.policy.model import Limits
+
+    overrides = Limits(
+        run_artifacts=max_run,
+        experiment=max_experiment,
+        store=max_store,
+        file=max_file,
+    )
+    sys.exit(
+        run_gate(store, policy_path, overrides, output_format, fail_on, quiet)
+    )
+
+
+@cli.command()
 @click.argument("run_id")
 @click.argument("store", required=False)
-@policy_option
+@required_policy_option
 @verbosity
 def explain(
     run_id: str, store: str | None, policy_path: str, quiet: bool
@@ -369,6 +443,37 @@ def policy_check(files: tuple[str, ...], quiet: bool) -> None:
     from janitor.commands.policy import check
 
     sys.exit(check(files, quiet))
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path())
+@policy_option
+@click.option(
+    "--max-file",
+    type=Size(),
+    help="File limit, replacing the policy's (default 50MB).",
+)
+@verbosity
+def hook(
+    files: tuple[str, ...],
+    policy_path: str | None,
+    max_file: int | None,
+    quiet: bool,
+) -> None:
+    """Check staged store files before a commit (the pre-commit hook).
+
+    Reads only the runs FILES belong to: their integrity errors, files
+    over the file limit, and changes MLflow would not make (against
+    git's HEAD). Without FILES, checks every staged change.
+
+    \b
+    Examples:
+      janitor hook mlruns/1/0123abcd.../params/lr
+      janitor hook --max-file 20MB
+    """
+    from janitor.commands.hook import hook as run_hook
+
+    sys.exit(run_hook(files, policy_path, max_file, quiet))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ Checks, policies and reports depend only on `Store` and the objects in
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
@@ -25,6 +26,13 @@ class Store(Protocol):
         self,
         metrics: bool = True,
         progress: Progress | None = None,
+        files_over: int | None = None,
+    ) -> Snapshot: ...
+
+    def read_runs(
+        self,
+        runs: Mapping[str, Iterable[str]],
+        metrics: bool = True,
     ) -> Snapshot: ...
 
     def run_tags(self, run: Run) -> dict[str, str]: ...
