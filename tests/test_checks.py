@@ -184,7 +184,7 @@ def test_duplicate_metric_entries(small_store):
     finding = only(small_store.root, "duplicate-metric-entries")
     assert finding["severity"] == "warning"
     assert finding["path"] == rel(small_store, metric.parent)
-    assert "1 duplicated lines in 1 metric files" in finding["message"]
+    assert "1 duplicated line in 1 metric file " in finding["message"]
 
 
 def test_manual_edit_of_meta_yaml(small_store):
