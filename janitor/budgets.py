@@ -10,17 +10,14 @@ a limit given on the command line replaces the policy's everywhere.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from janitor.errors import ConfigError
 from janitor.policy.model import Limits, Policy
 from janitor.sizes import RunSize, run_sizes
 from janitor.store.filestore import TRASH
 from janitor.store.model import Experiment, Snapshot
 
-POLICY_LOADER = "janitor.policy.load"
 # Budget names, in the order reports list them, and the Limits field
 # each one reads.
 BUDGETS = ("store", "experiment", "run", "file")
@@ -137,21 +134,10 @@ def limits_in_force(policy_path: str | None, overrides: Limits) -> LimitSet:
 
 
 def load_policy_file(path: str) -> Policy:
-    """The policy at ``path``, read by `janitor.policy.load`."""
-    # Imported by name, here: the gate and the hook run without --policy
-    # in builds that have no policy loader yet.
-    try:
-        loader = importlib.import_module(POLICY_LOADER)
-    except ModuleNotFoundError as exc:
-        if exc.name != POLICY_LOADER:
-            raise
-        raise ConfigError(
-            f"{path}: this build cannot read policy files "
-            f"({POLICY_LOADER} is missing); give the limits as options "
-            "instead (--max-file...)",
-        ) from exc
-    policy: Policy = loader.load_policy(path)
-    return policy
+    """The policy at ``path``, validated."""
+    from janitor.policy.load import load_policy
+
+    return load_policy(path)
 
 
 def measure(

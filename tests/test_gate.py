@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -18,11 +17,6 @@ from janitor.store import open_store
 from tests.conftest import REPO, janitor
 
 SARIF_SCHEMA = REPO / "tests" / "fixtures" / "sarif-2.1.0.json"
-HAS_POLICY_LOADER = importlib.util.find_spec("janitor.policy.load") is not None
-needs_policy_loader = pytest.mark.skipif(
-    not HAS_POLICY_LOADER,
-    reason="janitor.policy.load (load_policy) is not in this build yet",
-)
 
 
 def log_artifact(store, index: int, name: str, size: int, tmp_path) -> str:
@@ -315,15 +309,6 @@ def test_usage_errors_exit_2(small_store, tmp_path):
     assert "cannot append the step summary" in unwritable.stderr
 
 
-@pytest.mark.skipif(HAS_POLICY_LOADER, reason="the policy loader is here")
-def test_policy_without_the_loader_is_a_usage_error(small_store, tmp_path):
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("version: 1\nlimits:\n  file: 1MB\n")
-    result = gate(small_store, "--policy", str(policy))
-    assert result.returncode == 2
-    assert "janitor.policy.load is missing" in result.stderr
-
-
 def write_policy(tmp_path, **limits: str) -> Path:
     lines = ["version: 1", "limits:"]
     lines += [f"  {key}: {value}" for key, value in limits.items()]
@@ -332,7 +317,6 @@ def write_policy(tmp_path, **limits: str) -> Path:
     return policy
 
 
-@needs_policy_loader
 def test_policy_limits_apply(heavy_store, tmp_path):
     policy = write_policy(tmp_path, file="100kB", run_artifacts="200kB")
     code, report = gate_json(heavy_store, "--policy", str(policy))
@@ -347,7 +331,6 @@ def test_policy_limits_apply(heavy_store, tmp_path):
     }
 
 
-@needs_policy_loader
 def test_options_replace_the_policy_limits(heavy_store, tmp_path):
     policy = write_policy(tmp_path, file="100kB", store="1kB")
     code, report = gate_json(
@@ -362,7 +345,6 @@ def test_options_replace_the_policy_limits(heavy_store, tmp_path):
     assert code == 0, report["offenders"]
 
 
-@needs_policy_loader
 def test_a_bad_policy_is_a_usage_error(small_store, tmp_path):
     policy = write_policy(tmp_path, file="lots")
     result = gate(small_store, "--policy", str(policy))
@@ -370,7 +352,6 @@ def test_a_bad_policy_is_a_usage_error(small_store, tmp_path):
     assert str(policy) in result.stderr
 
 
-@needs_policy_loader
 def test_per_experiment_limits_apply_to_matching_experiments(
     heavy_store, tmp_path
 ):

@@ -10,7 +10,7 @@ from janitor.store.locate import StoreFinder, looks_like_store_root, place_of
 from tests import mlflow_stores
 from tests.conftest import janitor
 from tests.hook_repo import git
-from tests.test_gate import needs_policy_loader, write_policy
+from tests.test_gate import write_policy
 
 
 @pytest.fixture
@@ -252,7 +252,6 @@ def test_without_files_deletions_alone_are_checked(committed):
     ]
 
 
-@needs_policy_loader
 def test_the_policy_sets_the_file_limit(committed, tmp_path):
     big = committed.run_dir(1) / "artifacts" / "big.bin"
     big.write_bytes(b"\0" * 3000)
