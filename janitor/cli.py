@@ -402,23 +402,28 @@ def trash_restore(
     required=True,
     help="Delete prunes older than this for good (e.g. 7d).",
 )
+@click.option(
+    "--all-stores",
+    is_flag=True,
+    help="Purge the prunes of every store sharing this state dir.",
+)
 @state_dir_option
 @trash_store_option
 @yes_option
 @verbosity
 def trash_purge(
     older_than: float,
+    all_stores: bool,
     state_dir: str | None,
     store: str | None,
     yes: bool,
     quiet: bool,
 ) -> None:
-    """Delete old prunes from the trash for good."""
+    """Delete a store's old prunes from the trash for good."""
     from janitor.commands import trash as commands
 
-    sys.exit(
-        commands.purge(commands.trash_for(state_dir, store), older_than, yes)
-    )
+    place = commands.trash_for(state_dir, store)
+    sys.exit(commands.purge(place, older_than, yes, all_stores))
 
 
 @cli.group()

@@ -55,6 +55,10 @@ def parse_size(text: str | int) -> int:
             f"bad size {text!r}: write a number and a unit among "
             "B, kB, MB, GB, KiB, MiB, GiB (e.g. 200MB)",
         )
+    if _BYTES[unit] == 1 and "." in match.group(1):
+        raise ValueError(
+            f"bad size {text!r}: bytes are whole; write e.g. 1500B or 1.5kB",
+        )
     return int(float(match.group(1)) * _BYTES[unit])
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 
 import pytest
 from mlflow import MlflowClient
@@ -184,30 +185,58 @@ def test_blast_radius_is_refused_unless_forced(store, tmp_path):
 
 def test_a_second_prune_on_a_locked_store_is_refused(store):
     root, _, policy = store
-    with StoreLock(str(root.parent / ".janitor"), str(root)):
+    with StoreLock(str(root)):
         result = janitor("prune", str(root), "--policy", str(policy), "--yes")
     assert result.returncode == 1
     assert "another janitor is changing this store" in result.stderr
 
 
-def test_a_prune_cut_short_is_finished_by_the_next_one(store):
-    # The state kill -9 leaves: the manifest written, one run moved.
-    root, ids, policy = store
+def cut_short(root, ids, names) -> tuple[Trash, Batch]:
+    """The state kill -9 leaves: the manifest written, the first run
+    moved, the others not yet."""
     trash = Trash(str(root.parent / ".janitor"))
     trash.prepare(str(root))
     items = [
-        Item(f"{ids['credit']}/{ids[name]}", "run") for name in ("r0", "r2")
+        Item(
+            f"{ids['credit']}/{ids[name]}", "run", 0, ids["credit"], ids[name]
+        )
+        for name in names
     ]
-    batch = Batch("20260101T000000Z-abcdef", str(root), "prune", 0.0, items)
+    batch = Batch(
+        "20260101T000000Z-abcdef", str(root), "prune", time.time(), items
+    )
     trash.save(batch)
     trash.move_out(batch, items[0])
-    assert ids["r0"] not in listed_runs(root)  # MLflow still reads it
+    return trash, batch
 
+
+def test_a_prune_cut_short_is_finished_by_the_next_one(store):
+    root, ids, policy = store
+    # r3 is one no rule of today's policy prunes: the batch still moves it.
+    trash, batch = cut_short(root, ids, ("r0", "r3"))
+    assert ids["r0"] not in listed_runs(root)  # MLflow still reads it
     result = janitor("prune", str(root), "--policy", str(policy), "--yes")
     assert result.returncode == 0, result.stderr
     assert "finishing prune 20260101T000000Z-abcdef" in result.stderr
     assert Trash(trash.state_dir).load(batch.prune_id).state == "complete"
-    assert not {ids["r0"], ids["r2"], ids["r4"]} & listed_runs(root)
+    assert not {ids["r0"], ids["r3"], ids["r2"]} & listed_runs(root)
+
+
+def test_a_resumed_prune_spares_runs_written_to_since(store):
+    root, ids, policy = store
+    trash, batch = cut_short(root, ids, ("r0", "r3"))
+    time.sleep(0.05)
+    MlflowClient(tracking_uri=f"file:{root}").log_metric(ids["r3"], "x", 1)
+    result = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert ids["r3"] in listed_runs(root)
+    kept = Trash(trash.state_dir).load(batch.prune_id)
+    assert [item.run_id for item in kept.items] == [ids["r0"]]
+    records = read_records(str(root.parent / ".janitor" / "audit.jsonl"))
+    assert any(
+        r.get("outcome") == "skipped" and r["run_id"] == ids["r3"]
+        for r in records
+    )
 
 
 def test_strip_artifacts_keeps_the_run_readable(store, tmp_path):

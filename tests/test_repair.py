@@ -289,7 +289,7 @@ def test_repair_needs_confirmation_without_a_terminal(moved_store):
 
 def test_a_locked_store_is_refused(moved_store):
     root, _ = moved_store
-    with StoreLock(str(state_dir(root)), str(root)):
+    with StoreLock(str(root)):
         result = repair(root, "--yes")
     assert result.returncode == 1
     assert "another janitor is changing this store" in result.stderr

@@ -45,7 +45,9 @@ def test_sizes(text, size):
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["", "MB", "10XB", "-5MB", -1, True])
+@pytest.mark.parametrize(
+    "text", ["", "MB", "10XB", "-5MB", -1, True, "1.5", "0.5B"]
+)
 def test_bad_sizes(text):
     with pytest.raises(ValueError, match="bad size|cannot be negative"):
         parse_size(text)

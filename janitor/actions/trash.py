@@ -19,6 +19,7 @@ original bytes back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -64,6 +65,9 @@ class Item:
     run_id: str | None = None
     rule: str = ""
     detail: str = ""
+    # For a replaced file: the sha256 of what repair wrote, so a restore
+    # never overwrites what was written after it.
+    written_sha256: str | None = None
 
 
 @dataclass
@@ -90,23 +94,60 @@ class Trash:
         return os.path.join(self.state_dir, "audit.jsonl")
 
     def prepare(self, store_root: str) -> None:
-        """Create the state dir; refuse one on another filesystem, where a
-        move would be a copy and a crash could split a run in two."""
+        """Create the state dir, after refusing any place where a move
+        would not be one atomic rename, or would land in a store."""
         self.refuse_inside(store_root)
-        os.makedirs(self.root, exist_ok=True)
-        ignore = os.path.join(self.state_dir, ".gitignore")
-        if not os.path.exists(ignore):
-            with open(ignore, "w", encoding="utf-8") as handle:
-                handle.write(GITIGNORE)
-        if os.stat(self.root).st_dev != os.stat(store_root).st_dev:
+        self._refuse_links()
+        existing = self.state_dir
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        try:
+            same_disk = os.stat(existing).st_dev == os.stat(store_root).st_dev
+        except OSError as exc:
+            raise ConfigError(f"{existing}: {exc.strerror}") from None
+        if not same_disk:
             raise ConfigError(
                 f"{self.state_dir}: the state dir is on another filesystem "
                 f"than the store {store_root}; pass --state-dir on the "
                 "store's filesystem so moves are atomic",
             )
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            self._write_gitignore()
+        except OSError as exc:
+            raise ConfigError(
+                f"{self.state_dir}: cannot make the state dir here "
+                f"({exc.strerror}); pass --state-dir",
+            ) from None
+
+    def _refuse_links(self) -> None:
+        """The state dir may come from a cloned repository: a link there
+        would send the janitor's writes anywhere."""
+        for path in (
+            self.state_dir,
+            self.root,
+            self.audit_log_path(),
+            os.path.join(self.state_dir, ".gitignore"),
+        ):
+            if os.path.islink(path):
+                raise ConfigError(
+                    f"{path} is a symbolic link; the janitor writes only "
+                    "to real folders: remove the link or pass --state-dir",
+                )
+
+    def _write_gitignore(self) -> None:
+        path = os.path.join(self.state_dir, ".gitignore")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            handle = os.open(path, flags, 0o644)
+        except FileExistsError:
+            return
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(GITIGNORE)
 
     def refuse_inside(self, store_root: str) -> None:
-        """Refuse a state dir inside the store, before anything is made."""
+        """Refuse a state dir inside the store, or a store inside the state
+        dir, before anything is made."""
         store = os.path.realpath(store_root)
         state = os.path.realpath(self.state_dir)
         if state == store or state.startswith(store + os.sep):
@@ -115,11 +156,16 @@ class Trash:
                 "MLflow would read it as an experiment; pass --state-dir "
                 "outside the store",
             )
+        if store.startswith(state + os.sep):
+            raise ConfigError(
+                f"{self.state_dir}: the store {store_root} is inside this "
+                "state dir; pass --state-dir beside the store, not above it",
+            )
 
     # -- batches ---------------------------------------------------------
 
     def batch_dir(self, prune_id: str) -> str:
-        return inside(self.root, prune_id)
+        return inside(self.root, prune_id.rstrip("/"))
 
     def save(self, batch: Batch) -> None:
         folder = self.batch_dir(batch.prune_id)
@@ -142,23 +188,36 @@ class Trash:
                 f"{prune_id}: no such prune in {self.root}; see "
                 "`janitor trash list` (and --state-dir)",
             ) from None
-        except ValueError as exc:
+        except (OSError, ValueError) as exc:
             raise JanitorError(
                 f"{path}: unreadable manifest ({exc})"
             ) from None
-        items = [Item(**item) for item in data.pop("items")]
-        return Batch(items=items, **data)
+        try:
+            items = [Item(**item) for item in data.pop("items")]
+            batch = Batch(items=items, **data)
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise JanitorError(
+                f"{path}: not a manifest the janitor wrote ({exc})"
+            ) from None
+        if not isinstance(batch.store, str) or not batch.store:
+            raise JanitorError(f"{path}: the manifest names no store")
+        return batch
 
-    def batches(self) -> Iterator[Batch]:
+    def batches(self, store: str | None = None) -> Iterator[Batch]:
+        """The readable batches, those of one store when it is given;
+        anything else in the trash folder is passed over."""
         try:
             names = sorted(os.listdir(self.root))
-        except FileNotFoundError:
+        except OSError:
             return
+        wanted = os.path.realpath(store) if store else None
         for name in names:
             try:
-                yield self.load(name)
+                batch = self.load(name)
             except JanitorError:
                 continue
+            if wanted is None or os.path.realpath(batch.store) == wanted:
+                yield batch
 
     # -- moving ----------------------------------------------------------
 
@@ -211,21 +270,43 @@ class Trash:
         return True
 
     def move_back(self, batch: Batch, item: Item) -> bool:
-        """Put an item back in the store; False when it is already there."""
+        """Put an item back in the store; False when it is already there.
+
+        Never creates a folder in the store: an item whose place is gone
+        (its run pruned, its experiment deleted since) is refused, rather
+        than put back as a fragment MLflow cannot read.
+        """
+        target = inside(batch.store, item.path)
         if item.kind == CREATED:
             # Undo a created folder: remove it while it is still empty.
-            target = inside(batch.store, item.path)
             if not os.path.lexists(target):
                 return False
             os.rmdir(target)
             return True
         source = self.trash_path(batch, item)
-        target = inside(batch.store, item.path)
         if not os.path.lexists(source):
-            return False
+            if os.path.lexists(target) and item.kind != REPLACED:
+                return False  # never moved out, or already put back
+            if item.kind == REPLACED and not _written_by(target, item):
+                return False  # the original is back already
+            raise JanitorError(
+                f"{item.path}: no longer in the trash ({source}); it cannot "
+                "be put back",
+            )
+        parent = os.path.dirname(target)
+        if not os.path.isdir(parent):
+            raise JanitorError(
+                f"{item.path}: its folder is no longer in the store (pruned "
+                "or deleted since?); restore that first, then run the same "
+                "command again",
+            )
         if item.kind == REPLACED:
-            # The store holds the rewritten file: the original wins.
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.lexists(target) and not _written_by(target, item):
+                raise JanitorError(
+                    f"{item.path}: changed since the repair wrote it; putting "
+                    f"the original back would lose that (original kept in "
+                    f"{source})",
+                )
             os.replace(source, target)
             return True
         if os.path.lexists(target):
@@ -233,13 +314,24 @@ class Trash:
                 f"{item.path}: something is already at this place in the "
                 "store; move it away, then restore again",
             )
-        os.makedirs(os.path.dirname(target), exist_ok=True)
         os.rename(source, target)
         return True
 
     def discard(self, batch: Batch) -> None:
         """Delete a batch's folder for good (links removed, not followed)."""
         shutil.rmtree(self.batch_dir(batch.prune_id))
+
+
+def _written_by(path: str, item: Item) -> bool:
+    """Whether a file still holds what repair wrote there."""
+    if item.written_sha256 is None:
+        return True  # a batch from before hashes were kept
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return False
+    return digest == item.written_sha256
 
 
 def _write_atomically(
@@ -333,8 +425,13 @@ def _apply(
     return trash.replace(batch, item, replacements[item.path])
 
 
-def restore_batch(trash: Trash, batch: Batch, log: AuditLog) -> list[str]:
+def restore_batch(
+    trash: Trash, batch: Batch, log: AuditLog
+) -> tuple[list[str], int]:
+    """Put every item back, last moved first: the errors, and how many
+    items moved. The batch is deleted only when everything is back."""
     errors = []
+    count = 0
     for item in reversed(batch.items):
         fields = _item_fields(batch, item, "restore")
         log.write(**fields, outcome="started")
@@ -344,10 +441,11 @@ def restore_batch(trash: Trash, batch: Batch, log: AuditLog) -> list[str]:
             errors.append(f"{item.path}: {exc}")
             log.write(**fields, outcome="failed", error=str(exc))
             continue
+        count += moved
         log.write(**fields, outcome="done" if moved else "already-done")
     if not errors:
         trash.discard(batch)
-    return errors
+    return errors, count
 
 
 def _item_fields(batch: Batch, item: Item, action: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from janitor.report import natural_size
 from janitor.report import plan as plan_report
 from janitor.store import FileStore, open_store
 from janitor.store.model import Run
+from janitor.units import plural
 
 logger = logging.getLogger("janitor")
 
@@ -99,17 +100,17 @@ def prune(
         return EXIT_FINDINGS if plan.refusal else EXIT_OK
 
     trash.prepare(store.root)
-    with StoreLock(trash.state_dir, store.root):
+    with StoreLock(store.root):
         resume_unfinished(trash, store, policy)
         plan = build_plan(store, policy, now)
         if plan.refusal and not force:
-            _show(plan, store.root, now, True, output_format)
+            _show(plan, store.root, now, False, output_format)
             raise RefusedError(
                 f"{plan.refusal}; nothing was pruned. Check the plan, then "
                 "pass --force to prune anyway",
             )
         if not plan.pruned:
-            _show(plan, store.root, now, True, output_format)
+            _show(plan, store.root, now, False, output_format)
             click.echo("Nothing to prune.", err=output_format == "json")
             return EXIT_OK
         _show(plan, store.root, now, False, output_format)
@@ -121,9 +122,13 @@ def prune(
         errors = execute(plan, trash, store, policy)
     for error in errors:
         click.echo(f"janitor: failed: {error}", err=True)
+    done = (
+        f"Pruned {plural(len(plan.pruned), 'run')}"
+        if not errors
+        else f"Pruned with {plural(len(errors), 'failed item')} (above)"
+    )
     click.echo(
-        f"Pruned {len(plan.pruned) - len(errors)} runs into "
-        f"{trash.batch_dir(plan.prune_id)}; undo with "
+        f"{done} into {trash.batch_dir(plan.prune_id)}; undo with "
         f"`janitor trash restore {plan.prune_id}`.",
         err=output_format == "json",
     )
@@ -253,17 +258,51 @@ def execute(
 
 
 def resume_unfinished(trash: Trash, store: FileStore, policy: Policy) -> None:
-    """Finish batches a crash cut short, before planning anew."""
-    for batch in trash.batches():
-        if batch.state != IN_PROGRESS or batch.store != store.root:
-            continue
-        if batch.kind != "prune":
+    """Finish batches a crash cut short, before planning anew. A run
+    written to since the batch was planned stays: it is no longer the run
+    the plan judged."""
+    for batch in trash.batches(store.root):
+        if batch.state != IN_PROGRESS or batch.kind != "prune":
             continue  # a repair cut short is undone, never resumed
         logger.warning("finishing prune %s, cut short earlier", batch.prune_id)
         log = _log_for(trash, store, policy, "prune (resume)")
+        changed = {
+            item.run_id
+            for item in batch.items
+            if item.run_id
+            and _changed_since(store.root, item.path, batch.created)
+        }
+        for item in batch.items:
+            if item.run_id in changed:
+                log.write(
+                    prune_id=batch.prune_id,
+                    action="prune",
+                    path=item.path,
+                    run_id=item.run_id,
+                    dry_run=False,
+                    outcome="skipped",
+                    error="written to since the prune was planned",
+                )
+        batch.items = [i for i in batch.items if i.run_id not in changed]
         errors = run_batch(trash, batch, log, "prune")
         for error in errors:
             click.echo(f"janitor: failed: {error}", err=True)
+
+
+def _changed_since(root: str, path: str, since: float) -> bool:
+    """Whether anything under a store path was written after `since`
+    (False when the path is already gone from the store)."""
+    top = os.path.join(root, path)
+    if not os.path.lexists(top):
+        return False
+    for folder, dirs, files in os.walk(top):
+        for name in [*dirs, *files, ""]:
+            try:
+                if os.lstat(os.path.join(folder, name)).st_mtime > since:
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def explain(location: str | None, run_id: str, policy_path: str) -> int:

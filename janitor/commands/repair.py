@@ -3,6 +3,7 @@ safely; every changed or moved file goes to a trash batch first."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -70,7 +71,7 @@ def repair(
         return _exit_code(plan, [])
 
     trash.prepare(store.root)
-    with StoreLock(trash.state_dir, store.root):
+    with StoreLock(store.root):
         _warn_unfinished(trash, store)
         plan = build_plan(store, request)
         if not plan.fixes:
@@ -139,6 +140,9 @@ def plan_items(plan: RepairPlan) -> list[Item]:
             fix.run_id,
             ", ".join(fix.codes),
             fix.detail,
+            hashlib.sha256(fix.content).hexdigest()
+            if fix.content is not None
+            else None,
         )
         for fix in plan.fixes
     ]

@@ -20,6 +20,22 @@ def natural_size(size: int) -> str:
     return humanize.naturalsize(size)
 
 
+def short_age(seconds: float) -> str:
+    """An age that never rounds across a policy's thresholds: `20d 3h`,
+    `5h 2m`, `42s`."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {seconds}s"
+    return f"{seconds}s"
+
+
 @dataclass
 class AuditResult:
     store: str

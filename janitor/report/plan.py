@@ -9,18 +9,17 @@ import json
 from itertools import groupby
 from typing import Any
 
-import humanize
 from tabulate import tabulate
 
 from janitor.policy.engine import Decision, Plan
-from janitor.report import natural_size
+from janitor.report import natural_size, short_age
 
 
 def _age(decision: Decision, now: float) -> str:
     started = decision.run.start_time
     if started is None:
         return "?"
-    return humanize.naturaldelta(max(0.0, now - started / 1000))
+    return short_age(now - started / 1000)
 
 
 def render_table(plan: Plan, store: str, now: float, dry_run: bool) -> str:
@@ -66,7 +65,7 @@ def render_table(plan: Plan, store: str, now: float, dry_run: bool) -> str:
         total = sum(kept.values())
         noun = "run" if total == 1 else "runs"
         lines.append(f"Kept {total} {noun}: {detail}.")
-    verb = "Would prune" if dry_run else "Pruning"
+    verb = "Would prune" if dry_run else "Will prune"
     lines.append(
         f"{verb} {len(plan.pruned)} of {plan.total_runs} runs, freeing "
         f"{natural_size(plan.bytes_freed)}"
