@@ -48,7 +48,12 @@ def mlflow2_store(tmp_path) -> Path:
     """The committed store written by MLflow 2.22.5, copied."""
     target = tmp_path / "mlruns"
     shutil.copytree(MLFLOW2_STORE, target, symlinks=True)
+    # git keeps no empty folder: put back those MLflow made.
     (target / ".trash").mkdir(exist_ok=True)
+    for meta in target.glob("**/meta.yaml"):
+        if len(meta.parent.name) == 32 and meta.parent.parent != target:
+            for part in ("artifacts", "metrics", "params", "tags"):
+                (meta.parent / part).mkdir(exist_ok=True)
     return target
 
 
