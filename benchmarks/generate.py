@@ -12,12 +12,13 @@ users report as slow (406,000 files for 20,000 runs).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import yaml
@@ -413,7 +414,7 @@ def generate(root: str, shape: Shape) -> Written:
     return _Generator(root, shape).run()
 
 
-def _parse(argv: list[str] | None) -> tuple[str, Shape]:
+def _parse(argv: list[str] | None) -> tuple[str, str | None, Shape]:
     defaults = Shape()
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.generate",
@@ -427,14 +428,19 @@ def _parse(argv: list[str] | None) -> tuple[str, Shape]:
             default=value,
             help=f"(default {value})",
         )
+    parser.add_argument(
+        "--record",
+        metavar="JSON",
+        help="also write the shape and the counts written to this file",
+    )
     args = parser.parse_args(argv)
-    out = args.out
-    del args.out
-    return out, Shape(**vars(args))
+    out, record = args.out, args.record
+    del args.out, args.record
+    return out, record, Shape(**vars(args))
 
 
 def main(argv: list[str] | None = None) -> int:
-    out, shape = _parse(argv)
+    out, record, shape = _parse(argv)
     started = time.monotonic()
     try:
         written = generate(out, shape)
@@ -448,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{written.files} files, {written.bytes} bytes "
         f"in {seconds:.1f}s to {written.root}"
     )
+    if record:
+        counts = {"files": written.files, "bytes": written.bytes}
+        with open(record, "w", encoding="utf-8") as handle:
+            json.dump({"shape": asdict(shape), **counts}, handle)
     return 0
 
 
