@@ -58,8 +58,14 @@ class FileStore:
         """Read the whole store.
 
         With ``metrics`` false, metric files are only sized, not parsed
-        (what the size gate needs).
+        (what the size gate needs). A large store is read by several
+        processes, one experiment each, with the same result.
         """
+        from janitor.store import parallel
+
+        workers = parallel.workers_for(self.root)
+        if workers > 1:
+            return parallel.scan(self.root, metrics, progress, workers)
         return _Scan(self.root, metrics, progress).run()
 
     def read_values(
