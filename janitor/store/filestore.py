@@ -38,6 +38,7 @@ EXPERIMENT_RESERVED = {"tags", "datasets", "traces", "models"}
 RUN_PARTS = {"metrics", "params", "tags", "artifacts", "inputs", "outputs"}
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 LARGEST_FILES = 10
+PROGRESS_RUNS = 250  # inside a large experiment, report every so often
 
 Progress = Callable[[int, int], None]  # (experiments, runs) so far
 
@@ -308,6 +309,10 @@ class _Scan:
                 run = self._run(experiment_id, name, path, entry)
                 if run is not None:
                     experiment.runs.append(run)
+                if self.progress and self.run_count % PROGRESS_RUNS == 0:
+                    self.progress(
+                        len(self.snapshot.experiments), self.run_count
+                    )
         experiment.bytes = self.snapshot.bytes - before
         self.snapshot.experiments.append(experiment)
         self.experiment_id = None
