@@ -13,6 +13,7 @@ PyYAML and the re-dump comparison.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 from yaml.resolver import Resolver
@@ -28,6 +29,8 @@ _PLAIN_CHAR = r"[A-Za-z0-9_./:@+=%~\-\u0080-\U0010ffff]"
 PLAIN = re.compile(rf"[A-Za-z0-9_/](?:{_PLAIN_CHAR}| (?={_PLAIN_CHAR}))*\Z")
 # The dumper folds a plain string at a space past this column.
 FOLD_COLUMN = 80
+
+SHARED_LENGTH = 24
 
 _KEYWORDS: dict[str, Any] = {"null": None, "true": True, "false": False}
 _UNSURE = object()
@@ -52,7 +55,7 @@ def parse_canonical(raw: bytes) -> dict[str, Any] | None:
         value = _value(token, len(line))
         if value is _UNSURE:
             return None
-        data[key] = value
+        data[sys.intern(key)] = value
         previous = key
     return data
 
@@ -69,10 +72,17 @@ def _value(token: str, line_length: int) -> Any:
     if INTEGER.match(token):
         return int(token)
     if QUOTED_INTEGER.match(token):
-        return token[1:-1]
+        return _shared(token[1:-1])
     if _plain_string(token, line_length):
-        return token
+        return _shared(token)
     return _UNSURE
+
+
+def _shared(text: str) -> str:
+    """One copy of the short strings every run repeats (stage, user,
+    experiment id), not one per file: a store of 100,000 runs holds
+    a million of them."""
+    return sys.intern(text) if len(text) <= SHARED_LENGTH else text
 
 
 def _plain_string(token: str, line_length: int) -> bool:

@@ -12,6 +12,7 @@ import heapq
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -221,7 +222,8 @@ class _Scan:
         """(key, path, size, mtime) of files below a folder; key uses '/'."""
         for entry in self._entries(rel):
             path = f"{rel}/{entry.name}"
-            key = prefix + entry.name
+            # Runs repeat the same keys: keep one copy of each.
+            key = sys.intern(prefix + entry.name)
             if entry.is_dir(follow_symlinks=False):
                 yield from self._walk_files(path, key + "/")
             else:
@@ -341,7 +343,7 @@ class _Scan:
     ) -> Run | None:
         children = {entry.name: entry for entry in self._entries(rel)}
         meta_entry = children.pop(META, None)
-        subfolders = {n for n, e in children.items() if _is_dir(e)}
+        subfolders = {sys.intern(n) for n, e in children.items() if _is_dir(e)}
         looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
         if meta_entry is None and not looks_like_run:
             self._stray("foreign-folder", rel, "no meta.yaml and not a run")
@@ -363,7 +365,7 @@ class _Scan:
             elif child in ("params", "tags"):
                 files = run.param_files if child == "params" else run.tag_files
                 for key, file_path, _size, mtime in self._walk_files(path):
-                    files[key] = file_path[len(rel) + 1 :]
+                    files[key] = sys.intern(file_path[len(rel) + 1 :])
                     if mtime > newest:
                         newest = mtime
             elif child == "artifacts":
