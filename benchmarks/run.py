@@ -60,6 +60,7 @@ PER_RUN_GROWTH = 1.3
 class Timing:
     argv: list[str]
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     peak_rss_kb: int = 0
     stand_in: bool = False
 
@@ -178,8 +179,12 @@ def prune_dry_run_command(
 
 def run_once(
     argv: list[str], env: dict[str, str], cwd: str
-) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB) of one child run."""
+) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in KiB) of one child run.
+
+    CPU time counts the child's own workers; peak RSS is the largest of
+    the child and its workers, each process on its own.
+    """
     started = time.perf_counter()
     child = subprocess.Popen(
         argv,
@@ -200,7 +205,7 @@ def run_once(
             f"{' '.join(argv)} exited {child.returncode}: "
             + errors.decode(errors="replace")[-2000:]
         )
-    return seconds, usage.ru_maxrss
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def measure(
@@ -209,8 +214,9 @@ def measure(
     timing = Timing(argv)
     run_once(argv, env, cwd)  # warm the page cache and the imports
     for _ in range(repeat):
-        seconds, rss = run_once(argv, env, cwd)
+        seconds, cpu, rss = run_once(argv, env, cwd)
         timing.seconds.append(seconds)
+        timing.cpu_seconds.append(cpu)
         timing.peak_rss_kb = max(timing.peak_rss_kb, rss)
     return timing
 
@@ -298,13 +304,15 @@ def table(results: list[SizeResult]) -> str:
                     result.runs,
                     label,
                     f"{timing.median:.3f}",
+                    f"{statistics.median(timing.cpu_seconds):.3f}",
                     f"{timing.median / du:.2f}",
                     f"{mlflow / timing.median:.1f}" if mlflow else "-",
                     f"{timing.peak_rss_kb / 1024:.0f}",
                     f"{timing.median / result.runs * 1e6:.0f}",
                 ]
             )
-    headers = ["runs", "command", "median s", "x du", "mlflow/x", "RSS MB"]
+    headers = ["runs", "command", "median s", "cpu s", "x du", "mlflow/x"]
+    headers.append("RSS MB")
     return tabulate(rows, [*headers, "us/run"], disable_numparse=True)
 
 
@@ -445,6 +453,9 @@ def _result_dict(result: SizeResult) -> dict[str, Any]:
                 "argv": timing.argv,
                 "stand_in": timing.stand_in,
                 "seconds": [round(value, 4) for value in timing.seconds],
+                "cpu_seconds": [
+                    round(value, 4) for value in timing.cpu_seconds
+                ],
                 "median_seconds": round(timing.median, 4),
                 "peak_rss_kb": timing.peak_rss_kb,
             }
