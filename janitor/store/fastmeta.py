@@ -31,9 +31,16 @@ PLAIN = re.compile(rf"[A-Za-z0-9_/](?:{_PLAIN_CHAR}| (?={_PLAIN_CHAR}))*\Z")
 FOLD_COLUMN = 80
 
 SHARED_LENGTH = 24
+REMEMBERED = 4096
 
 _KEYWORDS: dict[str, Any] = {"null": None, "true": True, "false": False}
 _UNSURE = object()
+# Tokens already read, and what they read as. Only immutable values:
+# every file gets its own lists and mappings. Tokens with a space are
+# left out, since whether one is canonical depends on the line length.
+_GOOD_KEYS: dict[str, str] = {}
+_SEEN_VALUES: dict[str, Any] = {}
+_IMMUTABLE = (str, int, bool, type(None))
 
 
 def parse_canonical(raw: bytes) -> dict[str, Any] | None:
@@ -50,14 +57,30 @@ def parse_canonical(raw: bytes) -> dict[str, Any] | None:
         key, separator, token = line.partition(": ")
         if not separator or key <= previous:
             return None
-        if not KEY.match(key) or not _loads_as_string(key):
-            return None
-        value = _value(token, len(line))
+        good = _GOOD_KEYS.get(key)
+        if good is None:
+            if not KEY.match(key) or not _loads_as_string(key):
+                return None
+            good = _remember(_GOOD_KEYS, key, sys.intern(key))
+        value = _SEEN_VALUES.get(token, _UNSURE)
         if value is _UNSURE:
-            return None
-        data[sys.intern(key)] = value
-        previous = key
+            value = _value(token, len(line))
+            if value is _UNSURE:
+                return None
+            if " " not in token and isinstance(value, _IMMUTABLE):
+                value = _remember(_SEEN_VALUES, token, value)
+        data[good] = value
+        previous = good
     return data
+
+
+def _remember(seen: dict[str, Any], token: str, value: Any) -> Any:
+    """Keep what a short token reads as, for the next file: runs repeat
+    their keys and most of their values."""
+    if len(token) <= SHARED_LENGTH and len(seen) < REMEMBERED:
+        token = sys.intern(token)
+        seen[token] = value
+    return value
 
 
 def _value(token: str, line_length: int) -> Any:
