@@ -131,6 +131,23 @@ def test_largest_file_candidates_keep_the_serial_ties(monkeypatch):
 
 def test_small_stores_are_read_serially(damaged_store, monkeypatch):
     monkeypatch.delenv("JANITOR_WORKERS", raising=False)
-    assert parallel.workers_for(str(damaged_store)) == 1
+    assert parallel.plan(str(damaged_store)).workers == 1
     monkeypatch.setenv("JANITOR_WORKERS", "2")
-    assert parallel.workers_for(str(damaged_store)) == 2
+    plan = parallel.plan(str(damaged_store))
+    assert plan.workers == 2
+    # Default, three live experiments (one without meta.yaml), one deleted.
+    assert len(plan.jobs) == 5
+
+
+def test_no_process_pool_means_one_process(damaged_store, monkeypatch):
+    serial, _calls = _scan(damaged_store, monkeypatch, 1)
+
+    refused = []
+
+    def no_pool(*_args, **_kwargs):
+        refused.append(True)
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr("multiprocessing.context.ForkContext.Pool", no_pool)
+    assert _scan(damaged_store, monkeypatch, 2)[0] == serial
+    assert refused

@@ -65,9 +65,9 @@ class FileStore:
         """
         from janitor.store import parallel
 
-        workers = parallel.workers_for(self.root)
-        if workers > 1:
-            return parallel.scan(self.root, metrics, progress, workers)
+        plan = parallel.plan(self.root)
+        if plan.workers > 1:
+            return parallel.scan(self.root, metrics, progress, plan)
         return _Scan(self.root, metrics, progress).run()
 
     def read_values(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import heapq
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ from janitor.store.filestore import (
     _Scan,
 )
 from janitor.store.model import Experiment, Snapshot, Stray
+
+logger = logging.getLogger("janitor")
 
 PARALLEL_MIN_ENTRIES = 2000
 DEFAULT_WORKERS = 2
@@ -69,18 +72,27 @@ class _Job:
     entries: int  # folder entries: a guess at the work
 
 
-def workers_for(root: str) -> int:
-    """How many processes should read this store."""
+@dataclass
+class Plan:
+    """How many processes read the store, and its experiment folders."""
+
+    workers: int
+    jobs: list[_Job] = field(default_factory=list)
+
+
+def plan(root: str) -> Plan:
     configured = os.environ.get("JANITOR_WORKERS", "").strip()
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    if (os.cpu_count() or 1) < 2:
-        return 1
+    if configured == "1":
+        return Plan(1)
     jobs = experiment_jobs(root)
-    if len(jobs) < 2:
-        return 1
+    if configured.isdigit() and int(configured) > 1:
+        return Plan(int(configured), jobs)
+    if (os.cpu_count() or 1) < 2 or len(jobs) < 2:
+        return Plan(1, jobs)
     entries = sum(job.entries for job in jobs)
-    return DEFAULT_WORKERS if entries >= PARALLEL_MIN_ENTRIES else 1
+    if entries < PARALLEL_MIN_ENTRIES:
+        return Plan(1, jobs)
+    return Plan(DEFAULT_WORKERS, jobs)
 
 
 def experiment_jobs(root: str) -> list[_Job]:
@@ -121,12 +133,15 @@ def scan(
     root: str,
     metrics: bool,
     progress: Progress | None,
-    workers: int,
+    plan: Plan,
 ) -> Snapshot:
-    jobs = experiment_jobs(root)
-    mine, theirs = share_jobs(jobs, workers)
-    context = multiprocessing.get_context("fork")
-    with _collector_paused(), context.Pool(workers - 1) as pool:
+    mine, theirs = share_jobs(plan.jobs, plan.workers)
+    try:
+        pool = multiprocessing.get_context("fork").Pool(plan.workers - 1)
+    except OSError as exc:  # no fork or no shared memory here
+        logger.debug("reading the store in one process: %s", exc)
+        return _Scan(root, metrics, progress).run()
+    with _collector_paused(), pool:
         parts: dict[str, _Part] = {
             job.rel: pool.apply_async(
                 _read_experiment,
