@@ -154,10 +154,15 @@ def commands(
 
 
 def gate_command(store: Path, env: dict[str, str]) -> tuple[list[str], bool]:
-    """Hook: `janitor gate STORE` once the command exists; until then a
-    scan without metrics plus the size report."""
+    """Hook: `janitor gate` with per-file and per-run budgets once the
+    command exists; until then a scan without metrics plus the size
+    report."""
     if _janitor_has("gate", env):
-        return [sys.executable, "-m", "janitor", "gate", str(store)], False
+        argv = [
+            *(sys.executable, "-m", "janitor", "gate", str(store)),
+            *("--max-file", "50MB", "--max-run", "500MB", "--format", "json"),
+        ]
+        return argv, False
     task = [sys.executable, "-m", "benchmarks.tasks", "gate", str(store)]
     return task, True
 

@@ -56,3 +56,8 @@ def parse_size(text: str | int) -> int:
             "B, kB, MB, GB, KiB, MiB, GiB (e.g. 200MB)",
         )
     return int(float(match.group(1)) * _BYTES[unit])
+
+
+def plural(number: int, noun: str) -> str:
+    """``1 run``, ``2 runs``: a count with its noun."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

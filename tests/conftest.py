@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -48,12 +50,10 @@ def mlflow2_store(tmp_path) -> Path:
     """The committed store written by MLflow 2.22.5, copied."""
     target = tmp_path / "mlruns"
     shutil.copytree(MLFLOW2_STORE, target, symlinks=True)
-    # git keeps no empty folder: put back those MLflow made.
-    (target / ".trash").mkdir(exist_ok=True)
-    for meta in target.glob("**/meta.yaml"):
-        if len(meta.parent.name) == 32 and meta.parent.parent != target:
-            for part in ("artifacts", "metrics", "params", "tags"):
-                (meta.parent / part).mkdir(exist_ok=True)
+    # git keeps no empty folder; MLflow wrote these and needs them.
+    listing = MLFLOW2_STORE.parent / "empty-folders.txt"
+    for folder in listing.read_text().split():
+        (target / folder).mkdir(parents=True, exist_ok=True)
     return target
 
 
@@ -77,3 +77,31 @@ def audit_json(store: Path, *extra: str) -> dict:
     result = janitor("audit", str(store), "--format", "json", *extra)
     assert result.returncode in (0, 1), result.stderr
     return json.loads(result.stdout)
+
+
+def tree(root) -> dict[str, str]:
+    """Every entry under root with its content hash: byte-identity."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            key = os.path.relpath(path, root)
+            if os.path.islink(path):
+                found[key] = "link:" + os.readlink(path)
+            elif os.path.isdir(path):
+                found[key] = "dir"
+            else:
+                with open(path, "rb") as handle:
+                    found[key] = hashlib.sha256(handle.read()).hexdigest()
+    return found
+
+
+def rewrite_meta(path: Path, **changes) -> None:
+    """Rewrite a meta.yaml in MLflow's own form with some keys changed."""
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    path.write_text(
+        yaml.safe_dump(
+            data, default_flow_style=False, allow_unicode=True, sort_keys=True
+        )
+    )

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from tests import mlflow_stores
-from tests.conftest import audit_json
+from tests.conftest import audit_json, rewrite_meta
 
 
 def findings(store: Path, code: str) -> list[dict]:
@@ -33,17 +33,6 @@ def only(store: Path, code: str) -> dict:
 
 def rel(store, path: Path) -> str:
     return path.relative_to(store.root).as_posix()
-
-
-def rewrite_meta(path: Path, **changes) -> None:
-    """Rewrite a meta.yaml in MLflow's own form with some keys changed."""
-    data = yaml.safe_load(path.read_text())
-    data.update(changes)
-    path.write_text(
-        yaml.safe_dump(
-            data, default_flow_style=False, allow_unicode=True, sort_keys=True
-        )
-    )
 
 
 def client(root: Path) -> MlflowClient:
@@ -66,9 +55,10 @@ def test_missing_experiment_meta_orphans_its_runs(small_store):
     assert only(small_store.root, "missing-meta")["path"] == rel(
         small_store, meta
     )
-    orphans = findings(small_store.root, "orphan-run")
-    assert {f["run_id"] for f in orphans} == set(small_store.run_ids)
-    assert all(f["severity"] == "error" for f in orphans)
+    (orphan,) = findings(small_store.root, "orphan-run")
+    assert orphan["path"] == small_store.experiment_id
+    assert orphan["severity"] == "error"
+    assert orphan["message"].startswith("2 runs in ")
 
 
 def test_empty_meta(small_store):
@@ -194,7 +184,7 @@ def test_duplicate_metric_entries(small_store):
     finding = only(small_store.root, "duplicate-metric-entries")
     assert finding["severity"] == "warning"
     assert finding["path"] == rel(small_store, metric.parent)
-    assert "1 duplicated lines in 1 metric files" in finding["message"]
+    assert "1 duplicated line in 1 metric file " in finding["message"]
 
 
 def test_manual_edit_of_meta_yaml(small_store):
@@ -283,10 +273,16 @@ def test_missing_mlflow2_model_folder(mlflow2_store):
     history = next(mlflow2_store.glob("*/*/tags/mlflow.log-model.history"))
     run_dir = history.parent.parent
     shutil.rmtree(run_dir / "artifacts" / "model")
-    finding = only(mlflow2_store, "missing-artifacts")
-    assert finding["path"] == rel_to(
-        mlflow2_store, run_dir / "artifacts" / "model"
-    )
+    found = {
+        (f["path"], f["severity"])
+        for f in findings(mlflow2_store, "missing-artifacts")
+    }
+    model = rel_to(mlflow2_store, run_dir / "artifacts" / "model")
+    assert (model, "warning") in found
+    # The store was moved too: versions of this run's model are found
+    # broken at the files' new place.
+    versions = {path for path, severity in found if severity == "error"}
+    assert versions and all(p.startswith("models/") for p in versions)
 
 
 def rel_to(root: Path, path: Path) -> str:
@@ -375,3 +371,65 @@ def test_special_file_is_not_opened(small_store):
     os.mkfifo(fifo)
     finding = only(small_store.root, "unreadable")
     assert finding["path"] == rel(small_store, fifo)
+
+
+def test_bad_key_name_breaks_the_whole_experiment(small_store):
+    # A param file created by hand with a name MLflow never writes.
+    bad = small_store.run_dir(0) / "params" / "lr(init)"
+    bad.write_text("0.1")
+    finding = only(small_store.root, "bad-key-name")
+    assert finding["severity"] == "error"
+    assert finding["path"] == rel(small_store, bad)
+    with pytest.raises(MlflowException):
+        client(small_store.root).search_runs([small_store.experiment_id])
+
+
+def test_registry_version_folder_and_meta_disagree(tmp_path):
+    store = mlflow_stores.build_registered_store(tmp_path / "mlruns")
+    versions = store.root / "models" / "clf"
+    shutil.copytree(versions / "version-1", versions / "version-7")
+    finding = only(store.root, "id-mismatch")
+    assert finding["path"] == "models/clf/version-7/meta.yaml"
+    assert "version is '1' but the folder says '7'" in finding["message"]
+
+
+def test_symlinked_run_is_not_called_missing(tmp_path):
+    # MLflow follows the link; the janitor reports it and goes no further.
+    store = mlflow_stores.build_registered_store(tmp_path / "mlruns")
+    run_dir = store.run_dir(0)
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(run_dir), moved)
+    run_dir.symlink_to(moved)
+    report = audit_json(store.root)
+    codes = {f["code"] for f in report["findings"]}
+    assert "symlink" in codes
+    assert not codes & {"dangling-version", "orphan-logged-model"}
+
+
+def test_symlinked_meta_yaml_is_not_called_missing(small_store, tmp_path):
+    meta = small_store.run_dir(0) / "meta.yaml"
+    target = tmp_path / "meta-copy.yaml"
+    shutil.move(str(meta), target)
+    meta.symlink_to(target)
+    report = audit_json(small_store.root)
+    codes = [f["code"] for f in report["findings"]]
+    assert codes == ["symlink"]
+
+
+def test_moved_store_from_windows_names_the_whole_old_root(small_store):
+    # A store written on Windows and cloned here.
+    for meta in small_store.root.glob("**/meta.yaml"):
+        text = meta.read_text().replace(
+            f"file://{small_store.root}", "file:///C:/Users/alice/mlruns"
+        )
+        meta.write_text(text)
+    finding = only(small_store.root, "foreign-path")
+    assert "point at /C:/Users/alice/mlruns," in finding["message"]
+    assert "--rebase /C:/Users/alice/mlruns=" in finding["hint"]
+
+
+def test_invalid_url_in_a_location_is_no_crash(small_store):
+    meta = small_store.root / small_store.experiment_id / "meta.yaml"
+    rewrite_meta(meta, artifact_location="file://[::1/x")
+    report = audit_json(small_store.root)
+    assert report["summary"]["errors"] == 0

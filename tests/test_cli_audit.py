@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from tests.conftest import REPO, janitor
 
@@ -140,3 +141,41 @@ def test_example_store_audits_without_errors():
     result = janitor("audit", str(REPO / "examples" / "mlruns"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 runs" in result.stdout.splitlines()[-1]
+
+
+def test_not_a_store_is_refused(tmp_path, small_store):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = janitor("audit", str(empty))
+    assert result.returncode == 2
+    assert "not an MLflow store" in result.stderr
+    experiment = small_store.root / small_store.experiment_id
+    result = janitor("audit", str(experiment))
+    assert result.returncode == 2
+    assert "pass the store root" in result.stderr
+
+
+def test_bad_uris_are_one_line_errors(tmp_path):
+    for location in ("http://[::1", "file://[x", "file://otherhost/x", ""):
+        result = janitor("audit", location, cwd=tmp_path)
+        assert result.returncode == 2, location
+        assert result.stderr.startswith("janitor: error: "), location
+        assert "Traceback" not in result.stderr
+
+
+def test_file_names_that_are_not_utf8(small_store):
+    weird = (
+        os.fsencode(str(small_store.run_dir(0) / "artifacts")) + b"/caf\xe9"
+    )
+    with open(weird, "wb") as handle:
+        handle.write(b"x" * 10_000_000)
+    result = janitor(
+        "audit",
+        str(small_store.root),
+        "--format",
+        "json",
+        env={"PYTHONIOENCODING": "utf-8"},
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sizes"]["largest_files"][0]["path"].endswith("caf?")

@@ -55,7 +55,8 @@ def _scan(root, monkeypatch, workers: int):
     monkeypatch.setenv("JANITOR_WORKERS", str(workers))
     calls = []
     snapshot = open_store(str(root)).scan(
-        progress=lambda experiments, runs: calls.append((experiments, runs))
+        progress=lambda experiments, runs: calls.append((experiments, runs)),
+        files_over=4000,
     )
     found = dataclasses.asdict(snapshot)
     del found["scanned_at"]

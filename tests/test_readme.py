@@ -32,3 +32,22 @@ def test_every_check_code_is_documented():
     text = (REPO / "README.md").read_text()
     for code in CODES:
         assert f"| `{code}` |" in text, code
+
+
+def test_every_policy_key_is_documented():
+    from janitor.policy.kinds import Section
+    from janitor.policy.schema import KEEP, OVERRIDE, POLICY
+
+    text = (REPO / "README.md").read_text()
+    top_n = KEEP.fields["top_n"].item.fields
+    names = [f"keep.top_n[].{key}" for key in top_n]
+    # One row covers an override's sections: they are the top level's.
+    assert list(OVERRIDE.fields) == ["match", "keep", "prune", "limits"]
+    names += ["experiments[].match", "experiments[].keep`, `.prune`, `.limits"]
+    for key, kind in POLICY.fields.items():
+        if isinstance(kind, Section):
+            names += [f"{key}.{field}" for field in kind.fields]
+        else:
+            names.append(key)
+    for name in names:
+        assert f"| `{name}` |" in text, name

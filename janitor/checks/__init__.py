@@ -86,6 +86,15 @@ CODES: dict[str, tuple[Severity, str]] = {
         "something in .trash that is not a deleted experiment",
     ),
     "symlink": (Severity.WARNING, "a symbolic link inside the store"),
+    "bad-key-name": (
+        Severity.ERROR,
+        "a metric, param or tag file name MLflow refuses to read",
+    ),
+    "over-budget": (
+        Severity.ERROR,
+        "a policy size limit still exceeded after pruning (a kept run "
+        "over limits.run_artifacts is a warning)",
+    ),
     "unreadable": (
         Severity.ERROR,
         "a file or folder the janitor could not read",
@@ -93,23 +102,69 @@ CODES: dict[str, tuple[Severity, str]] = {
 }
 
 
-def run_checks(snapshot: Snapshot, context: CheckContext) -> list[Finding]:
-    from janitor.checks import layout, meta, metrics, paths, registry
+def all_checks() -> list[Check]:
+    """Every check, in the order `janitor audit` runs them."""
+    from janitor.checks import keys, layout, meta, metrics, paths, registry
 
-    checks: list[Check] = [
+    return [
         meta.check_meta,
         layout.check_layout,
         layout.check_experiment_names,
         layout.check_stale_running,
         metrics.check_metrics,
+        keys.check_keys,
         registry.check_registry,
         registry.check_logged_models,
         paths.check_paths,
     ]
+
+
+def stat_checks() -> list[Check]:
+    """The checks that need no metric file parsed: what a snapshot from
+    ``scan(metrics=False)`` supports (`janitor gate`)."""
+    from janitor.checks import metrics
+
+    return [
+        check for check in all_checks() if check is not metrics.check_metrics
+    ]
+
+
+def run_local_checks() -> list[Check]:
+    """The checks whose findings on a run need only that run, its
+    experiment's meta.yaml and its logged models: what a snapshot from
+    ``read_runs`` supports (`janitor hook`). Experiment names and the
+    registry need the whole store, and a stale run is no reason to stop
+    a commit."""
+    from janitor.checks import layout, registry
+
+    left_out = {
+        layout.check_experiment_names,
+        layout.check_stale_running,
+        registry.check_registry,
+    }
+    return [check for check in all_checks() if check not in left_out]
+
+
+def run_checks(
+    snapshot: Snapshot,
+    context: CheckContext,
+    checks: Iterable[Check] | None = None,
+) -> list[Finding]:
+    """The findings of some checks (all of them by default), sorted."""
+    chosen = all_checks() if checks is None else checks
     findings = [
-        finding for check in checks for finding in check(snapshot, context)
+        finding for check in chosen for finding in check(snapshot, context)
     ]
     return sorted(findings, key=Finding.sort_key)
 
 
-__all__ = ["CODES", "CheckContext", "Finding", "Severity", "run_checks"]
+__all__ = [
+    "CODES",
+    "CheckContext",
+    "Finding",
+    "Severity",
+    "all_checks",
+    "run_checks",
+    "run_local_checks",
+    "stat_checks",
+]

@@ -77,40 +77,61 @@ def _stray_finding(
         path,
         f"folder with {detail}; MLflow treats it as {where} and "
         "fails or warns on it",
-        "move it out of the store",
+        "move it out of the store (`janitor repair` moves it to the "
+        "janitor's trash)",
         experiment_id,
     )
 
 
 def _orphan_runs(experiment: Experiment) -> Iterator[Finding]:
-    for run in experiment.runs:
-        if not experiment.meta.ok:
-            reason = (
-                f"its experiment folder {experiment.path} has no valid "
-                "meta.yaml, so MLflow cannot list it"
-            )
-        else:
-            absent = [
-                name
-                for name in REQUIRED_RUN_FOLDERS
-                if name not in run.subfolders
-            ]
-            if not absent or not run.meta.ok:
-                continue
-            reason = (
-                "it lacks "
-                + ", ".join(f"{name}/" for name in absent)
-                + "; MLflow lists it but refuses to open it"
-            )
-        yield Finding(
-            "orphan-run",
-            Severity.ERROR,
-            run.path,
-            f"run folder MLflow cannot use: {reason}",
-            "restore the missing parts from a backup, or prune the run",
-            experiment.experiment_id,
-            run.run_id,
+    if not experiment.meta.ok and experiment.runs:
+        # One finding for the experiment, not one per healthy run.
+        count = len(experiment.runs)
+        yield _orphan(
+            experiment,
+            experiment.path,
+            None,
+            f"{count} run{'s' if count > 1 else ''} in {experiment.path} "
+            "that MLflow cannot list: the experiment has no valid meta.yaml",
+            "restore the experiment's meta.yaml from a backup or version "
+            "control; the runs themselves are intact",
         )
+        return
+    for run in experiment.runs:
+        absent = [
+            f"{name}/"
+            for name in REQUIRED_RUN_FOLDERS
+            if name not in run.subfolders
+        ]
+        if absent and run.meta.ok:
+            yield _orphan(
+                experiment,
+                run.path,
+                run.run_id,
+                "run folder lacks "
+                + ", ".join(absent)
+                + "; MLflow lists it but refuses to open it",
+                "create the missing empty folders (`janitor repair` does); "
+                "git drops empty folders, so a clone of a store loses them",
+            )
+
+
+def _orphan(
+    experiment: Experiment,
+    path: str,
+    run_id: str | None,
+    message: str,
+    hint: str,
+) -> Finding:
+    return Finding(
+        "orphan-run",
+        Severity.ERROR,
+        path,
+        message,
+        hint,
+        experiment.experiment_id,
+        run_id,
+    )
 
 
 def _trash_findings(

@@ -44,6 +44,23 @@ VERSION_KEYS: dict[str, tuple[type, ...]] = {
 
 
 def check_meta(snapshot: Snapshot, _context: Any) -> Iterator[Finding]:
+    # A meta.yaml that is a link, or in a folder that could not be read,
+    # is reported as such (symlink, unreadable), not as missing.
+    hidden = {
+        stray.path
+        for stray in snapshot.strays
+        if stray.kind in ("symlink", "unreadable")
+    }
+    for finding in _all_meta_findings(snapshot):
+        folder = finding.path.rsplit("/", 1)[0]
+        if finding.code == "missing-meta" and (
+            finding.path in hidden or folder in hidden
+        ):
+            continue
+        yield finding
+
+
+def _all_meta_findings(snapshot: Snapshot) -> Iterator[Finding]:
     for experiment in snapshot.experiments:
         exp_id = experiment.experiment_id
         yield from _meta_findings(
@@ -87,6 +104,13 @@ def check_meta(snapshot: Snapshot, _context: Any) -> Iterator[Finding]:
             None,
             None,
         )
+        if registered.meta.ok:
+            yield from _registry_consistency(
+                registered.meta,
+                "name",
+                registered.name,
+                registered.name,
+            )
         for version in registered.versions:
             yield from _meta_findings(
                 version.meta,
@@ -95,6 +119,19 @@ def check_meta(snapshot: Snapshot, _context: Any) -> Iterator[Finding]:
                 None,
                 None,
             )
+            if version.meta.ok:
+                yield from _registry_consistency(
+                    version.meta,
+                    "version",
+                    version.version,
+                    registered.name,
+                )
+                yield from _registry_consistency(
+                    version.meta,
+                    "name",
+                    registered.name,
+                    registered.name,
+                )
 
 
 def _meta_findings(
@@ -240,4 +277,22 @@ def _logged_model_consistency(
             f"{folder_experiment}/models/{folder_model}",
             "rename the folder or restore the original meta.yaml",
             folder_experiment,
+        )
+
+
+def _registry_consistency(
+    meta: Meta,
+    key: str,
+    folder_value: str,
+    model: str,
+) -> Iterator[Finding]:
+    recorded = str(meta.get(key))
+    if recorded != folder_value:
+        yield Finding(
+            "id-mismatch",
+            Severity.ERROR,
+            meta.path,
+            f"{key} is {recorded!r} but the folder says {folder_value!r}; "
+            f"MLflow's registry answers wrongly for {model!r}",
+            "rename the folder or restore the original meta.yaml",
         )

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from janitor.checks import CheckContext
 from janitor.checks.finding import Finding, Severity
 from janitor.store.model import MetricSummary, Snapshot
+from janitor.units import plural
 
 
 def check_metrics(
@@ -51,8 +52,9 @@ def _metric_findings(
             summary.path,
             f"metric {summary.key!r} line {first.line_number}: "
             f"{first.reason}{extra}",
-            "move the bad lines out (`janitor repair`) or restore the "
-            "file; MLflow fails to read this run's metrics",
+            "take the bad lines out with `janitor repair` (it keeps a "
+            "backup) or restore the file; a bad line makes MLflow fail on "
+            "this run, a torn one breaks the next value logged",
             experiment_id,
             run_id,
         )
@@ -63,11 +65,13 @@ def _metric_findings(
         keys = ", ".join(summary.key for summary in duplicated[:3])
         if len(duplicated) > 3:
             keys += f" and {len(duplicated) - 3} more"
+        files = "file" if len(duplicated) == 1 else "files"
         yield Finding(
             "duplicate-metric-entries",
             Severity.WARNING,
             folder,
-            f"{lines} duplicated lines in {len(duplicated)} metric files "
+            f"{plural(lines, 'duplicated line')} in {len(duplicated)} "
+            f"metric {files} "
             f"({keys}); `mlflow migrate-filestore` fails on them",
             "keep one of each line (`janitor repair`) before migrating",
             experiment_id,

@@ -23,13 +23,17 @@ REBASE_HINT = (
 )
 OUTSIDE_HINT = (
     "artifacts kept outside the store are neither sized nor pruned; "
-    "if the store was moved, rewrite the old prefix"
+    "if the store was moved, rewrite the old prefix "
+    "(`janitor repair --rebase OLD=NEW`)"
 )
 
 
 def local_path(uri: str) -> str | None:
     """The filesystem path of a local URI, or None for remote ones."""
-    parsed = urlparse(uri)
+    try:
+        parsed = urlparse(uri)
+    except ValueError:  # not a URL at all, e.g. an unclosed [ in the host
+        return None
     if parsed.scheme == "file":
         return os.path.normpath(unquote(parsed.path))
     if not parsed.scheme and uri.startswith("/"):
@@ -65,7 +69,7 @@ def _group_moved(root: str, foreign: list[Finding]) -> Iterator[Finding]:
     per old root, naming one example, instead of once per file."""
     by_root: dict[str, list[Finding]] = {}
     for finding in foreign:
-        previous = _old_root_of(finding)
+        previous = moved_from(finding)
         by_root.setdefault(previous or "", []).append(finding)
     for previous, findings in by_root.items():
         if not previous or len(findings) == 1:
@@ -82,12 +86,14 @@ def _group_moved(root: str, foreign: list[Finding]) -> Iterator[Finding]:
         )
 
 
-def _old_root_of(finding: Finding) -> str | None:
+def moved_from(finding: Finding) -> str | None:
+    """The old store root a foreign-path finding names, if it names one."""
     marker = "copied from "
     start = finding.hint.find(marker)
     if start < 0:
         return None
-    return finding.hint[start + len(marker) :].split(":", 1)[0]
+    rest = finding.hint[start + len(marker) :]
+    return rest.split(": rewrite that prefix", 1)[0]
 
 
 def _path_findings(snapshot: Snapshot) -> Iterator[Finding]:
@@ -147,7 +153,7 @@ def _location(
     if not isinstance(value, str):
         return
     path = local_path(value)
-    if path is None or _inside(path, root):
+    if path is None or inside_root(path, root):
         return
     yield _foreign(
         root,
@@ -193,12 +199,14 @@ def _version_location(root: str, meta: Meta) -> Iterator[Finding]:
     if path is None:
         return
     run_id = meta.get("run_id") or None
-    if not _inside(path, root):
-        previous = old_root(path, _store_relative_tail(path))
+    if not inside_root(path, root):
+        previous = old_root(path, store_relative_tail(path))
         yield _foreign(
             root, meta.path, "storage_location", path, previous, None, run_id
         )
-    elif not os.path.isdir(path):
+        # Where the files are now, if the whole store moved.
+        path = root + path[len(previous) :] if previous else path
+    if not os.path.isdir(path) and (inside_root(path, root) or previous):
         yield Finding(
             "missing-artifacts",
             Severity.ERROR,
@@ -223,7 +231,7 @@ def _logged_model_history(
     try:
         with open(tag, encoding="utf-8") as handle:
             history = json.load(handle)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return
     if not isinstance(history, list):
         return
@@ -247,7 +255,7 @@ def _logged_model_history(
             )
 
 
-def _store_relative_tail(path: str) -> str:
+def store_relative_tail(path: str) -> str:
     """For a registry location, the part that names the experiment onward
     (``<exp>/...``): the first all-digit folder in the path."""
     parts = path.split("/")
@@ -257,7 +265,7 @@ def _store_relative_tail(path: str) -> str:
     return path
 
 
-def _inside(path: str, root: str) -> bool:
+def inside_root(path: str, root: str) -> bool:
     for base in _bases(root):
         if path == base or path.startswith(base.rstrip("/") + "/"):
             return True

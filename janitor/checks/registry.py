@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from janitor.checks import CheckContext
 from janitor.checks.finding import Finding, Severity
@@ -47,35 +48,72 @@ def version_run_id(version: ModelVersion) -> str | None:
     return None
 
 
+@dataclass
+class _Unseen:
+    """What the scan could not look into: ids behind symbolic links, and
+    whether any folder was unreadable. A link is never "missing"."""
+
+    linked: set[str]
+    unreadable: bool
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> _Unseen:
+        return cls(
+            {
+                stray.path.rsplit("/", 1)[-1]
+                for stray in snapshot.strays
+                if stray.kind == "symlink"
+            },
+            any(stray.kind == "unreadable" for stray in snapshot.strays),
+        )
+
+    def missing(self, target_id: str) -> tuple[Severity, str] | None:
+        """Severity and wording for a target not found, or None when it
+        may well be there, behind a link."""
+        if target_id in self.linked:
+            return None
+        if self.unreadable:
+            return (
+                Severity.WARNING,
+                "was not found (some folders could not be read)",
+            )
+        return Severity.ERROR, "is not in the store"
+
+
 def check_registry(
     snapshot: Snapshot, _context: CheckContext
 ) -> Iterator[Finding]:
     runs = runs_by_id(snapshot)
     models = models_by_id(snapshot)
+    unseen = _Unseen.of(snapshot)
     for registered in snapshot.registered_models:
-        live = {}
+        live, unknown = set(), set()
         for version in registered.versions:
-            if not version.meta.ok or version.deleted:
-                continue
-            live[version.version] = version
-            yield from _version_links(version, runs, models)
+            if not version.meta.ok:
+                unknown.add(version.version)
+            elif not version.deleted:
+                live.add(version.version)
+                yield from _version_links(version, runs, models, unseen)
         for alias, target in sorted(registered.aliases.items()):
-            if target not in live:
-                yield Finding(
-                    "dangling-version",
-                    Severity.ERROR,
-                    f"{registered.path}/aliases/{alias}",
-                    f"alias {alias!r} of {registered.name!r} points at "
-                    f"version {target}, which does not exist or is deleted",
-                    "point the alias at a live version with "
-                    "`MlflowClient().set_registered_model_alias`",
-                )
+            if target in live or target in unknown:
+                continue
+            yield Finding(
+                "dangling-version",
+                Severity.ERROR,
+                f"{registered.path}/aliases/{alias}",
+                f"alias {alias!r} of {registered.name!r} points at "
+                f"version {target[:40]!r}, which does not exist or is "
+                "deleted",
+                "point the alias at a live version with "
+                "`MlflowClient().set_registered_model_alias`",
+            )
 
 
 def _version_links(
     version: ModelVersion,
     runs: dict[str, tuple[Run, bool]],
     models: dict[str, tuple[LoggedModel, bool]],
+    unseen: _Unseen,
 ) -> Iterator[Finding]:
     label = f"version {version.version} of {version.model_name!r}"
     links: list[tuple[str, str, tuple[object, bool] | None]] = []
@@ -88,7 +126,10 @@ def _version_links(
         )
     for kind, target_id, target in links:
         if target is None:
-            severity, state = Severity.ERROR, "is not in the store"
+            verdict = unseen.missing(target_id)
+            if verdict is None:
+                continue
+            severity, state = verdict
         elif target[1]:
             severity, state = Severity.WARNING, "is deleted"
         else:
@@ -98,7 +139,7 @@ def _version_links(
             severity,
             version.meta.path,
             f"{label} names {kind} {target_id}, which {state}; "
-            "loading it fails once the files are gone",
+            "loading the version fails without it",
             "restore the " + kind + ", or delete the version with "
             "`MlflowClient().delete_model_version`",
             None,
@@ -111,10 +152,13 @@ def check_logged_models(
     _context: CheckContext,
 ) -> Iterator[Finding]:
     runs = runs_by_id(snapshot)
+    unseen = _Unseen.of(snapshot)
     for experiment in snapshot.experiments:
         for model in experiment.logged_models:
             source = model.source_run_id
             if not model.meta.ok or not source or source in runs:
+                continue
+            if unseen.missing(source) is None:
                 continue
             yield Finding(
                 "orphan-logged-model",

@@ -32,6 +32,8 @@ class KeepRules:
 class PruneRules:
     deleted: bool = False
     status: list[str] = field(default_factory=list)
+    # The status rule matches only runs at least this old (None: any age).
+    status_older_than: float | None = None
     older_than: float | None = None
 
 

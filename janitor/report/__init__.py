@@ -1,13 +1,16 @@
-"""Reports: render results for people (table) and programs (json)."""
+"""Reports: render results for people (table), programs (json) and CI
+(github, sarif)."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import humanize
 
+from janitor.budgets import BudgetStatus, Offender
 from janitor.checks.finding import Finding, Severity
 from janitor.sizes import SizeReport
 from janitor.store.model import Snapshot
@@ -64,3 +67,69 @@ class AuditResult:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+@dataclass
+class GateResult:
+    store: str
+    snapshot: Snapshot
+    budgets: list[BudgetStatus]
+    offenders: list[Offender]
+    findings: list[Finding]
+    failing: list[Finding]  # the findings at or above --fail-on
+    fail_on: str = "error"
+    # Where CI paths start: the git work tree holding the store, else
+    # the store itself.
+    repo_root: str = field(default="")
+
+    @property
+    def passed(self) -> bool:
+        return not self.offenders and not self.failing
+
+    def repo_path(self, store_path: str) -> str:
+        """A store path (``"."`` is the store) relative to the repo."""
+        full = os.path.join(self.store, store_path)
+        relative = os.path.relpath(full, self.repo_root or self.store)
+        return relative.replace(os.sep, "/")
+
+    def store_limit(self) -> int | None:
+        for status in self.budgets:
+            if status.budget == "store":
+                return status.limit
+        return None
+
+    def summary_line(self) -> str:
+        if self.offenders:
+            kinds = Counter(offender.budget for offender in self.offenders)
+            over = ", ".join(
+                _count(kinds[budget], budget)
+                for budget in ("store", "experiment", "run", "file")
+                if kinds[budget]
+            )
+            verdict = f"Over budget: {over}"
+        else:
+            verdict = "Within budget"
+        limit = self.store_limit()
+        store = natural_size(self.snapshot.bytes)
+        store += (
+            f" (limit {natural_size(limit)})"
+            if limit is not None
+            else " (no limit)"
+        )
+        return (
+            f"{verdict}; {_count(len(self.failing), 'failing finding')}; "
+            f"store {store}"
+        )
+
+
+def find_repo_root(path: str) -> str:
+    """The nearest folder at or above ``path`` holding ``.git``, or
+    ``path`` itself when there is none."""
+    current = os.path.abspath(path)
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return os.path.abspath(path)
+        current = parent

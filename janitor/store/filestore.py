@@ -14,7 +14,7 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from janitor.errors import StoreError
 from janitor.store.metayaml import missing_meta, parse_meta, unreadable_meta
@@ -56,19 +56,41 @@ class FileStore:
         self,
         metrics: bool = True,
         progress: Progress | None = None,
+        files_over: int | None = None,
     ) -> Snapshot:
         """Read the whole store.
 
         With ``metrics`` false, metric files are only sized, not parsed
-        (what the size gate needs). A large store is read by several
-        processes, one experiment each, with the same result.
+        (what the size gate needs). With ``files_over``, every file larger
+        than that many bytes is listed in ``Snapshot.large_files``. A
+        large store is read by several processes, one experiment each,
+        with the same result.
         """
         from janitor.store import parallel
 
         plan = parallel.plan(self.root)
         if plan.workers > 1:
-            return parallel.scan(self.root, metrics, progress, plan)
-        return _Scan(self.root, metrics, progress).run()
+            return parallel.scan(
+                self.root, metrics, progress, plan, files_over
+            )
+        return _Scan(self.root, metrics, progress, files_over).run()
+
+    def read_runs(
+        self,
+        runs: Mapping[str, Iterable[str]],
+        metrics: bool = True,
+    ) -> Snapshot:
+        """Read some runs only, without walking the rest of the store.
+
+        ``runs`` maps experiment folders, relative to the root (``<id>``
+        or ``.trash/<id>``), to run folder names; an empty list reads
+        only the experiment's meta.yaml. Each run comes with its
+        experiment's meta.yaml and the logged models it lists in
+        ``outputs/``. Runs are read exactly as `scan` reads them, so the
+        same checks apply; what was not asked for is not in the
+        snapshot, and the store's totals count only what was read.
+        """
+        return _Scan(self.root, metrics, None).selected(runs)
 
     def read_values(
         self, root_relative: str, files: dict[str, str]
@@ -117,10 +139,12 @@ class _Scan:
         root: str,
         metrics: bool,
         progress: Progress | None,
+        files_over: int | None = None,
     ) -> None:
         self.root = root
         self.parse_metrics = metrics
         self.progress = progress
+        self.files_over = files_over
         self.snapshot = Snapshot(root=root, scanned_at=time.time())
         self.largest: list[tuple[int, str]] = []
         self.run_count = 0
@@ -148,6 +172,12 @@ class _Scan:
         ]
         return self.snapshot
 
+    def selected(self, runs: Mapping[str, Iterable[str]]) -> Snapshot:
+        """Read only the given runs of the given experiment folders."""
+        for folder, names in sorted(runs.items()):
+            self._add_selected(folder.strip("/"), sorted(set(names)))
+        return self.snapshot
+
     # -- walking ---------------------------------------------------------
 
     def _entries(self, rel: str) -> Iterator[os.DirEntry[str]]:
@@ -167,11 +197,7 @@ class _Scan:
                 yield entry
             elif entry.is_symlink():
                 path = _join(rel, entry.name)
-                try:
-                    target = os.readlink(entry.path)
-                except OSError:
-                    target = "?"
-                self._stray("symlink", path, target)
+                self._stray("symlink", path, _link_target(entry.path))
             else:
                 path = _join(rel, entry.name)
                 self._stray("unreadable", path, "a FIFO, socket or device")
@@ -190,6 +216,10 @@ class _Scan:
         size = info.st_size
         self.snapshot.bytes += size
         self.snapshot.files += 1
+        if self.files_over is not None and size > self.files_over:
+            self.snapshot.large_files.append(
+                LargeFile(rel, size, *self._ids_of(rel))
+            )
         self._offer_largest(size, rel)
         return size, info.st_mtime
 
@@ -308,7 +338,7 @@ class _Scan:
             elif name in EXPERIMENT_RESERVED:
                 self._walk_sizes(path)
             else:
-                run = self._run(experiment_id, name, path, entry)
+                run = self._run(experiment_id, name, path, _entry_mtime(entry))
                 if run is not None:
                     experiment.runs.append(run)
                 if self.progress and self.run_count % PROGRESS_RUNS == 0:
@@ -326,11 +356,11 @@ class _Scan:
         experiment_id: str,
         name: str,
         rel: str,
-        folder: os.DirEntry[str],
+        folder_mtime: float,
     ) -> Run | None:
         self.run_id = name
         try:
-            return self._read_run(experiment_id, name, rel, folder)
+            return self._read_run(experiment_id, name, rel, folder_mtime)
         finally:
             self.run_id = None
 
@@ -339,7 +369,7 @@ class _Scan:
         experiment_id: str,
         name: str,
         rel: str,
-        folder: os.DirEntry[str],
+        folder_mtime: float,
     ) -> Run | None:
         children = {entry.name: entry for entry in self._entries(rel)}
         meta_entry = children.pop(META, None)
@@ -354,7 +384,7 @@ class _Scan:
         before = self.snapshot.bytes
         run = Run(name, experiment_id, rel, self._read_meta(rel, meta_entry))
         run.subfolders = subfolders
-        newest = _entry_mtime(folder)
+        newest = folder_mtime
         for child, entry in children.items():
             path = _join(rel, child)
             if not _is_dir(entry):
@@ -407,32 +437,105 @@ class _Scan:
             if not _is_dir(entry):
                 self._count_file(entry, path)
                 continue
-            before = self.snapshot.bytes
-            children = {child.name: child for child in self._entries(path)}
-            model = LoggedModel(
-                entry.name,
-                experiment_id,
-                path,
-                self._read_meta(path, children.pop(META, None)),
+            yield self._logged_model(
+                experiment_id, entry.name, path, _entry_mtime(entry)
             )
-            newest = _entry_mtime(entry)
-            for name, child in children.items():
-                child_path = _join(path, name)
-                if not _is_dir(child):
-                    newest = max(
-                        newest, self._count_file(child, child_path)[1]
+
+    def _logged_model(
+        self,
+        experiment_id: str,
+        name: str,
+        path: str,
+        folder_mtime: float,
+    ) -> LoggedModel:
+        before = self.snapshot.bytes
+        children = {child.name: child for child in self._entries(path)}
+        model = LoggedModel(
+            name,
+            experiment_id,
+            path,
+            self._read_meta(path, children.pop(META, None)),
+        )
+        newest = folder_mtime
+        for child_name, child in children.items():
+            child_path = _join(path, child_name)
+            if not _is_dir(child):
+                newest = max(newest, self._count_file(child, child_path)[1])
+            elif child_name == "metrics":
+                model.metrics, mtime = self._metrics(child_path, True)
+                newest = max(newest, mtime)
+            else:
+                size, _count, mtime = self._walk_sizes(child_path)
+                if child_name == "artifacts":
+                    model.artifact_bytes = size
+                newest = max(newest, mtime)
+        model.bytes = self.snapshot.bytes - before
+        model.last_write = newest
+        return model
+
+    # -- a selection of runs ---------------------------------------------
+
+    def _add_selected(self, rel: str, run_names: list[str]) -> None:
+        experiment_id = rel.rsplit("/", 1)[-1]
+        self.experiment_id = experiment_id
+        experiment = Experiment(
+            experiment_id,
+            rel,
+            self._meta_at(rel),
+            in_trash=rel.startswith(TRASH + "/"),
+        )
+        for name in run_names:
+            path = _join(rel, name)
+            folder_mtime = self._folder_mtime(path)
+            if folder_mtime is None:
+                continue
+            run = self._run(experiment_id, name, path, folder_mtime)
+            if run is None:
+                continue
+            experiment.runs.append(run)
+            for model_id in run.output_model_ids:
+                model_path = _join(rel, f"models/{model_id}")
+                model_mtime = self._folder_mtime(model_path)
+                if model_mtime is not None:
+                    experiment.logged_models.append(
+                        self._logged_model(
+                            experiment_id, model_id, model_path, model_mtime
+                        )
                     )
-                elif name == "metrics":
-                    model.metrics, mtime = self._metrics(child_path, True)
-                    newest = max(newest, mtime)
-                else:
-                    size, _count, mtime = self._walk_sizes(child_path)
-                    if name == "artifacts":
-                        model.artifact_bytes = size
-                    newest = max(newest, mtime)
-            model.bytes = self.snapshot.bytes - before
-            model.last_write = newest
-            yield model
+        self.snapshot.experiments.append(experiment)
+        self.experiment_id = None
+
+    def _folder_mtime(self, rel: str) -> float | None:
+        """The mtime of a real folder (not a link), or None."""
+        try:
+            info = os.lstat(os.path.join(self.root, rel))
+        except OSError:
+            return None
+        return info.st_mtime if stat.S_ISDIR(info.st_mode) else None
+
+    def _meta_at(self, folder: str) -> Meta:
+        """A folder's meta.yaml read by path, as `_read_meta` reads it
+        from a listing: a link or a special file counts as missing."""
+        path = _join(folder, META)
+        full = os.path.join(self.root, path)
+        try:
+            info = os.lstat(full)
+        except FileNotFoundError:
+            return missing_meta(path)
+        except OSError as exc:
+            return unreadable_meta(path, exc)
+        if stat.S_ISLNK(info.st_mode):
+            self._stray("symlink", path, _link_target(full))
+            return missing_meta(path)
+        if not stat.S_ISREG(info.st_mode):
+            self._stray("unreadable", path, "a FIFO, socket or device")
+            return missing_meta(path)
+        try:
+            with open(full, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            return unreadable_meta(path, exc)
+        return parse_meta(path, raw)
 
     # -- the model registry ----------------------------------------------
 
@@ -506,6 +609,13 @@ def _join(folder: str, name: str) -> str:
 
 def _name(entry: os.DirEntry[str]) -> str:
     return entry.name
+
+
+def _link_target(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

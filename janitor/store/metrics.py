@@ -119,6 +119,14 @@ def _summarize_lines(
     return summary
 
 
+def line_problem(line: str, logged_model: bool = False) -> str | None:
+    """Why MLflow cannot read one metric line (without its newline), or
+    None when it can."""
+    counts = MODEL_FIELD_COUNTS if logged_model else RUN_FIELD_COUNTS
+    point = _parse_line(line, counts, logged_model)
+    return point if isinstance(point, str) else None
+
+
 def _parse_line(
     line: str,
     counts: tuple[int, ...],

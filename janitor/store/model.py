@@ -203,6 +203,8 @@ class Snapshot:
     registered_models: list[RegisteredModel] = field(default_factory=list)
     strays: list[Stray] = field(default_factory=list)
     largest_files: list[LargeFile] = field(default_factory=list)
+    # Every file over the scan's `files_over` size, when it was given.
+    large_files: list[LargeFile] = field(default_factory=list)
     bytes: int = 0
     files: int = 0
     scanned_at: float = 0.0

@@ -36,7 +36,7 @@ from janitor.store.filestore import (
     Progress,
     _Scan,
 )
-from janitor.store.model import Experiment, Snapshot, Stray
+from janitor.store.model import Experiment, LargeFile, Snapshot, Stray
 
 logger = logging.getLogger("janitor")
 
@@ -62,6 +62,7 @@ class ExperimentPart:
     files: int
     runs: int
     largest: list[tuple[int, str]] = field(default_factory=list)
+    large_files: list[LargeFile] = field(default_factory=list)
 
 
 @dataclass
@@ -134,29 +135,28 @@ def scan(
     metrics: bool,
     progress: Progress | None,
     plan: Plan,
+    files_over: int | None = None,
 ) -> Snapshot:
     mine, theirs = share_jobs(plan.jobs, plan.workers)
     try:
         pool = multiprocessing.get_context("fork").Pool(plan.workers - 1)
     except OSError as exc:  # no fork or no shared memory here
         logger.debug("reading the store in one process: %s", exc)
-        return _Scan(root, metrics, progress).run()
+        return _Scan(root, metrics, progress, files_over).run()
     with _collector_paused(), pool:
         parts: dict[str, _Part] = {
             job.rel: pool.apply_async(
-                _read_experiment,
-                (root, metrics, job.experiment_id, job.rel, job.in_trash),
+                _read_experiment, (root, metrics, files_over, job)
             )
             for job in theirs
         }
         counter = _Counter(progress)
         for job in mine:
-            part = _read_experiment(
-                root, metrics, job.experiment_id, job.rel, job.in_trash
-            )
+            part = _read_experiment(root, metrics, files_over, job)
             parts[job.rel] = _Ready(part)
             counter.add(job.rel, part)
-        return _MergingScan(root, metrics, counter, parts).run()
+        merging = _MergingScan(root, metrics, files_over, counter, parts)
+        return merging.run()
 
 
 @contextlib.contextmanager
@@ -232,15 +232,11 @@ class _Counter:
 
 
 def _read_experiment(
-    root: str,
-    metrics: bool,
-    experiment_id: str,
-    rel: str,
-    in_trash: bool,
+    root: str, metrics: bool, files_over: int | None, job: _Job
 ) -> ExperimentPart:
-    """In a worker: one experiment, read as the serial scan reads it."""
-    reader = _PartScan(root, metrics, None)
-    reader._add_experiment(experiment_id, rel, in_trash)
+    """One experiment, read as the serial scan reads it."""
+    reader = _PartScan(root, metrics, None, files_over)
+    reader._add_experiment(job.experiment_id, job.rel, job.in_trash)
     snapshot = reader.snapshot
     return ExperimentPart(
         snapshot.experiments[0],
@@ -249,6 +245,7 @@ def _read_experiment(
         snapshot.files,
         reader.run_count,
         reader.candidates.final(),
+        snapshot.large_files,
     )
 
 
@@ -257,9 +254,13 @@ class _PartScan(_Scan):
     candidates instead of a heap."""
 
     def __init__(
-        self, root: str, metrics: bool, progress: Progress | None
+        self,
+        root: str,
+        metrics: bool,
+        progress: Progress | None,
+        files_over: int | None,
     ) -> None:
-        super().__init__(root, metrics, progress)
+        super().__init__(root, metrics, progress, files_over)
         self.candidates = _Candidates()
 
     def _offer_largest(self, size: int, rel: str) -> None:
@@ -322,10 +323,11 @@ class _MergingScan(_Scan):
         self,
         root: str,
         metrics: bool,
+        files_over: int | None,
         counter: _Counter,
         parts: dict[str, _Part],
     ) -> None:
-        super().__init__(root, metrics, None)
+        super().__init__(root, metrics, None, files_over)
         self.counter = counter
         self.parts = parts
 
@@ -334,15 +336,17 @@ class _MergingScan(_Scan):
     ) -> None:
         result = self.parts.pop(rel, None)
         if result is None:  # appeared since the jobs were listed
+            job = _Job(experiment_id, rel, in_trash, 0)
             result = _Ready(
                 _read_experiment(
-                    self.root, self.parse_metrics, experiment_id, rel, in_trash
+                    self.root, self.parse_metrics, self.files_over, job
                 )
             )
         part = result.get()
         snapshot = self.snapshot
         snapshot.experiments.append(part.experiment)
         snapshot.strays.extend(part.strays)
+        snapshot.large_files.extend(part.large_files)
         snapshot.bytes += part.bytes
         snapshot.files += part.files
         self.run_count += part.runs

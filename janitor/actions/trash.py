@@ -1,0 +1,371 @@
+"""The janitor's trash: pruned runs are moved here, not deleted.
+
+Layout, in the state dir (outside the store: MLflow reads every folder
+of the store root as an experiment)::
+
+    <state-dir>/trash/<prune id>/manifest.json
+    <state-dir>/trash/<prune id>/store/<the item's path in the store>
+
+A batch's manifest lists every item before the first one moves, so a
+batch cut short by a crash can be finished (`resume`) or undone
+(`restore`). Moves are renames on one filesystem: each item is either in
+the store or in the trash, never half in each.
+
+Repair also rewrites files in place (kind ``replaced-file``): the
+original is linked (or copied) into the batch first, then the new
+content replaces it with one atomic rename, so restoring puts the
+original bytes back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from janitor.actions.auditlog import AuditLog
+from janitor.actions.safepath import inside
+from janitor.errors import ConfigError, JanitorError
+
+IN_PROGRESS = "in-progress"
+COMPLETE = "complete"
+MANIFEST = "manifest.json"
+REPLACED = "replaced-file"
+CREATED = "created-folder"
+GITIGNORE = (
+    "# janitor state: keep the audit log, not the trash\ntrash/\nlocks/\n"
+)
+
+
+def new_batch_id(now: float) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def default_state_dir(store_root: str) -> str:
+    return os.path.join(
+        os.path.dirname(os.path.abspath(store_root)), ".janitor"
+    )
+
+
+@dataclass
+class Item:
+    path: str  # relative to the store root
+    kind: str  # run | logged-model | artifact | file | folder | REPLACED
+    bytes: int = 0
+    experiment_id: str | None = None
+    run_id: str | None = None
+    rule: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Batch:
+    prune_id: str
+    store: str
+    kind: str  # prune | repair
+    created: float
+    items: list[Item] = field(default_factory=list)
+    state: str = IN_PROGRESS
+    policy: str | None = None
+
+    @property
+    def bytes(self) -> int:
+        return sum(item.bytes for item in self.items)
+
+
+class Trash:
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = os.path.abspath(state_dir)
+        self.root = os.path.join(self.state_dir, "trash")
+
+    def audit_log_path(self) -> str:
+        return os.path.join(self.state_dir, "audit.jsonl")
+
+    def prepare(self, store_root: str) -> None:
+        """Create the state dir; refuse one on another filesystem, where a
+        move would be a copy and a crash could split a run in two."""
+        self.refuse_inside(store_root)
+        os.makedirs(self.root, exist_ok=True)
+        ignore = os.path.join(self.state_dir, ".gitignore")
+        if not os.path.exists(ignore):
+            with open(ignore, "w", encoding="utf-8") as handle:
+                handle.write(GITIGNORE)
+        if os.stat(self.root).st_dev != os.stat(store_root).st_dev:
+            raise ConfigError(
+                f"{self.state_dir}: the state dir is on another filesystem "
+                f"than the store {store_root}; pass --state-dir on the "
+                "store's filesystem so moves are atomic",
+            )
+
+    def refuse_inside(self, store_root: str) -> None:
+        """Refuse a state dir inside the store, before anything is made."""
+        store = os.path.realpath(store_root)
+        state = os.path.realpath(self.state_dir)
+        if state == store or state.startswith(store + os.sep):
+            raise ConfigError(
+                f"{self.state_dir}: the state dir is inside the store, where "
+                "MLflow would read it as an experiment; pass --state-dir "
+                "outside the store",
+            )
+
+    # -- batches ---------------------------------------------------------
+
+    def batch_dir(self, prune_id: str) -> str:
+        return inside(self.root, prune_id)
+
+    def save(self, batch: Batch) -> None:
+        folder = self.batch_dir(batch.prune_id)
+        os.makedirs(folder, exist_ok=True)
+        data = asdict(batch)
+        temporary = os.path.join(folder, MANIFEST + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, os.path.join(folder, MANIFEST))
+
+    def load(self, prune_id: str) -> Batch:
+        path = os.path.join(self.batch_dir(prune_id), MANIFEST)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data: dict[str, Any] = json.load(handle)
+        except FileNotFoundError:
+            raise JanitorError(
+                f"{prune_id}: no such prune in {self.root}; see "
+                "`janitor trash list` (and --state-dir)",
+            ) from None
+        except ValueError as exc:
+            raise JanitorError(
+                f"{path}: unreadable manifest ({exc})"
+            ) from None
+        items = [Item(**item) for item in data.pop("items")]
+        return Batch(items=items, **data)
+
+    def batches(self) -> Iterator[Batch]:
+        try:
+            names = sorted(os.listdir(self.root))
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                yield self.load(name)
+            except JanitorError:
+                continue
+
+    # -- moving ----------------------------------------------------------
+
+    def trash_path(self, batch: Batch, item: Item) -> str:
+        return inside(
+            os.path.join(self.batch_dir(batch.prune_id), "store"), item.path
+        )
+
+    def move_out(self, batch: Batch, item: Item) -> bool:
+        """Move an item from the store into the batch; False when it was
+        already there (a resumed batch)."""
+        source = inside(batch.store, item.path)
+        target = self.trash_path(batch, item)
+        if not os.path.lexists(source) and os.path.lexists(target):
+            return False
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.rename(source, target)
+        return True
+
+    def replace(self, batch: Batch, item: Item, content: bytes) -> bool:
+        """Keep a store file's original in the batch, then give the file
+        new content atomically; False when the original was already kept
+        (the file is then left alone)."""
+        target = inside(batch.store, item.path)
+        original = self.trash_path(batch, item)
+        if os.path.lexists(original):
+            return False
+        mode = os.lstat(target).st_mode
+        if not stat.S_ISREG(mode):
+            raise JanitorError(
+                f"{item.path}: not a regular file any more; run the "
+                "repair again",
+            )
+        os.makedirs(os.path.dirname(original), exist_ok=True)
+        try:
+            os.link(target, original, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(target, original, follow_symlinks=False)
+        _write_atomically(
+            target, content, stat.S_IMODE(mode), self.batch_dir(batch.prune_id)
+        )
+        return True
+
+    def create_folder(self, batch: Batch, item: Item) -> bool:
+        """Make an empty folder the store lacks; False when it is there."""
+        target = inside(batch.store, item.path)
+        if os.path.lexists(target):
+            return False
+        os.mkdir(target)
+        return True
+
+    def move_back(self, batch: Batch, item: Item) -> bool:
+        """Put an item back in the store; False when it is already there."""
+        if item.kind == CREATED:
+            # Undo a created folder: remove it while it is still empty.
+            target = inside(batch.store, item.path)
+            if not os.path.lexists(target):
+                return False
+            os.rmdir(target)
+            return True
+        source = self.trash_path(batch, item)
+        target = inside(batch.store, item.path)
+        if not os.path.lexists(source):
+            return False
+        if item.kind == REPLACED:
+            # The store holds the rewritten file: the original wins.
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(source, target)
+            return True
+        if os.path.lexists(target):
+            raise JanitorError(
+                f"{item.path}: something is already at this place in the "
+                "store; move it away, then restore again",
+            )
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.rename(source, target)
+        return True
+
+    def discard(self, batch: Batch) -> None:
+        """Delete a batch's folder for good (links removed, not followed)."""
+        shutil.rmtree(self.batch_dir(batch.prune_id))
+
+
+def _write_atomically(
+    target: str, content: bytes, mode: int, work_dir: str
+) -> None:
+    """Write a temporary file, fsync it, rename it over `target`.
+
+    The temporary file lives in the batch folder, on the store's
+    filesystem (`Trash.prepare` checks), so the rename is atomic; a crash
+    never leaves a half-written file in the store, nor a stray temporary
+    file where MLflow would read it as a metric or an artifact.
+    """
+    handle, temporary = tempfile.mkstemp(prefix="new-", dir=work_dir)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fchmod(stream.fileno(), mode)
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
+    folder = os.open(os.path.dirname(target), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def run_batch(
+    trash: Trash,
+    batch: Batch,
+    log: AuditLog,
+    action: str,
+    replacements: Mapping[str, bytes] | None = None,
+) -> list[str]:
+    """Move every item of a batch out of the store (or, for a replaced
+    file, keep its original and write its replacement), journaling each
+    step; the errors, one line per failed item."""
+    trash.save(batch)
+    errors = []
+    for item in batch.items:
+        fields = _item_fields(batch, item, action)
+        log.write(**fields, outcome="started")
+        try:
+            moved = _apply(trash, batch, item, replacements or {})
+        except (OSError, JanitorError) as exc:
+            errors.append(f"{item.path}: {exc}")
+            log.write(**fields, outcome="failed", error=str(exc))
+            continue
+        log.write(**fields, outcome="done" if moved else "already-done")
+    batch.state = COMPLETE
+    trash.save(batch)
+    return errors
+
+
+def carry_out(
+    trash: Trash,
+    batch: Batch,
+    log: AuditLog,
+    action: str,
+    replacements: Mapping[str, bytes] | None = None,
+) -> list[str]:
+    """`run_batch`, then one closing record: how the batch went."""
+    errors = run_batch(trash, batch, log, action, replacements)
+    log.write(
+        prune_id=batch.prune_id,
+        action="summary",
+        dry_run=False,
+        outcome="failed" if errors else "done",
+        items=len(batch.items),
+        errors=len(errors),
+    )
+    return errors
+
+
+def _apply(
+    trash: Trash, batch: Batch, item: Item, replacements: Mapping[str, bytes]
+) -> bool:
+    if item.kind == CREATED:
+        return trash.create_folder(batch, item)
+    if item.kind != REPLACED:
+        return trash.move_out(batch, item)
+    if item.path not in replacements:
+        raise JanitorError(
+            f"{item.path}: the new content is not known (a repair cut "
+            "short is not resumed); restore the batch or repair again",
+        )
+    return trash.replace(batch, item, replacements[item.path])
+
+
+def restore_batch(trash: Trash, batch: Batch, log: AuditLog) -> list[str]:
+    errors = []
+    for item in reversed(batch.items):
+        fields = _item_fields(batch, item, "restore")
+        log.write(**fields, outcome="started")
+        try:
+            moved = trash.move_back(batch, item)
+        except (OSError, JanitorError) as exc:
+            errors.append(f"{item.path}: {exc}")
+            log.write(**fields, outcome="failed", error=str(exc))
+            continue
+        log.write(**fields, outcome="done" if moved else "already-done")
+    if not errors:
+        trash.discard(batch)
+    return errors
+
+
+def _item_fields(batch: Batch, item: Item, action: str) -> dict[str, Any]:
+    fields = {
+        "prune_id": batch.prune_id,
+        "action": action,
+        "kind": item.kind,
+        "experiment_id": item.experiment_id,
+        "run_id": item.run_id,
+        "path": item.path,
+        "bytes": item.bytes,
+        "rule": item.rule,
+        "dry_run": False,
+    }
+    if item.detail:
+        fields["detail"] = item.detail
+    return fields
+
+
+def age(batch: Batch, now: float | None = None) -> float:
+    return (now or time.time()) - batch.created

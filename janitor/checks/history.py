@@ -1,0 +1,217 @@
+"""Manual edits: a staged change to a store that MLflow would not make.
+
+MLflow adds runs and files, appends metric lines, rewrites a meta.yaml
+only to change a few keys (status, end time, stage, name...), deletes
+tags, and `mlflow gc` or `janitor prune` delete whole runs. Anything
+else in a store's history was done by hand: a param whose value
+changed, metric lines rewritten or removed, an id or start time edited,
+a meta.yaml not in the form MLflow writes, a part of a kept run deleted.
+
+Each function gets one change (the path's `Place`, the bytes before and
+after) and yields `manual-edit` findings, errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from janitor.checks.finding import Finding, Severity
+from janitor.store.locate import Place
+from janitor.store.metayaml import parse_meta
+
+CODE = "manual-edit"
+HINT = (
+    "restore the file as committed (`git restore --staged --worktree "
+    "--source=HEAD -- <path>`) and let MLflow make the change"
+)
+
+# The meta.yaml keys MLflow itself changes, by kind of object.
+MUTABLE_KEYS = {
+    "run": {
+        "status",
+        "end_time",
+        "lifecycle_stage",
+        "deleted_time",
+        "last_update_time",
+        "tags",
+        "run_name",
+    },
+    # Renaming changes the name; any rewrite adds `tags: {}`.
+    "experiment": {
+        "name",
+        "lifecycle_stage",
+        "last_update_time",
+        "deleted_time",
+        "tags",
+    },
+    "logged-model": {
+        "status",
+        "status_message",
+        "last_updated_timestamp",
+        "lifecycle_stage",
+        "tags",
+    },
+}
+# Parts MLflow deletes from an object it keeps: tags, aliases, and (for
+# `janitor prune --action strip-artifacts`) artifacts; traces and
+# datasets have their own delete calls.
+ARTIFACTS = "artifacts/"
+DELETABLE = ("tags/", "aliases/", ARTIFACTS, "traces/", "datasets/")
+MISSING = object()
+SHOWN = 40  # characters of a value quoted in a message
+
+
+def modified(
+    path: str, place: Place, before: bytes, after: bytes
+) -> Iterator[Finding]:
+    """A file that exists in HEAD and in the index, with other bytes."""
+    if place.kind == "root" or place.part.startswith(ARTIFACTS):
+        return
+    if place.part.endswith("meta.yaml"):
+        yield from _meta_change(path, place, before, after)
+    elif place.kind in ("run", "logged-model"):
+        if place.part.startswith("metrics/"):
+            yield from _metric_change(path, place, before, after)
+        elif place.part.startswith("params/"):
+            yield _finding(
+                path,
+                place,
+                f"param {place.part[len('params/') :]!r} changed from "
+                f"{_show(before)} to {_show(after)}; MLflow never changes "
+                "a logged param",
+            )
+
+
+def added(path: str, place: Place, after: bytes) -> Iterator[Finding]:
+    """A new file: fine, unless it is a meta.yaml MLflow did not write."""
+    if place.kind == "root" or place.part.startswith(ARTIFACTS):
+        return
+    if not place.part.endswith("meta.yaml"):
+        return
+    meta = parse_meta(path, after)
+    if meta.ok and not meta.canonical:
+        yield _not_canonical(path, place)
+
+
+def deletion_needs_unit(place: Place) -> bool:
+    """Whether deleting this file is fine only with its whole run (or
+    experiment, logged model, registry entry)."""
+    return place.kind != "root" and not place.part.startswith(DELETABLE)
+
+
+def deleted(path: str, place: Place, unit_kept: bool) -> Iterator[Finding]:
+    """A file gone from the index; ``unit_kept`` tells whether the run,
+    experiment, logged model or registry entry it was part of still
+    has files."""
+    if not unit_kept or not deletion_needs_unit(place):
+        return
+    what = {
+        "run": f"run {place.run_id}",
+        "logged-model": f"logged model {place.unit.rsplit('/', 1)[-1]}",
+        "experiment": f"experiment {place.experiment_id}",
+        "registry": place.unit,
+    }[place.kind]
+    yield _finding(
+        path,
+        place,
+        f"deleted while {what} is kept; MLflow deletes whole runs, "
+        "never a part of one",
+    )
+
+
+def type_changed(path: str, place: Place) -> Iterator[Finding]:
+    """A file that became a link, or the other way round."""
+    if place.kind != "root":
+        yield _finding(
+            path, place, "changed type (a file became a link, or back)"
+        )
+
+
+def _meta_change(
+    path: str, place: Place, before: bytes, after: bytes
+) -> Iterator[Finding]:
+    old, new = parse_meta(path, before), parse_meta(path, after)
+    if new.problem is not None:
+        detail = f": {new.detail}" if new.detail else ""
+        yield _finding(
+            path,
+            place,
+            "meta.yaml no longer reads as a mapping "
+            f"({new.problem.value}{detail})",
+        )
+        return
+    mutable = MUTABLE_KEYS.get(place.kind)
+    if old.ok and mutable is not None and place.part == "meta.yaml":
+        for key in sorted(set(old.data) | set(new.data)):
+            was, now = old.data.get(key, MISSING), new.data.get(key, MISSING)
+            if key not in mutable and was != now:
+                yield _finding(path, place, _key_change(key, was, now))
+    if not new.canonical:
+        yield _not_canonical(path, place)
+
+
+def _key_change(key: str, was: Any, now: Any) -> str:
+    if was is MISSING:
+        return f"{key} was added ({_show(now)}); MLflow never adds it"
+    if now is MISSING:
+        return f"{key} was removed (was {_show(was)}); MLflow keeps it"
+    return (
+        f"{key} changed from {_show(was)} to {_show(now)}; MLflow never "
+        "changes it"
+    )
+
+
+def _metric_change(
+    path: str, place: Place, before: bytes, after: bytes
+) -> Iterator[Finding]:
+    if after.startswith(before):
+        return
+    key = place.part[len("metrics/") :]
+    old_lines, new_lines = before.split(b"\n"), after.split(b"\n")
+    for number, (old, new) in enumerate(
+        zip(old_lines, new_lines, strict=False), 1
+    ):
+        if old != new:
+            yield _finding(
+                path,
+                place,
+                f"metric {key!r} line {number} was rewritten "
+                f"({_show(old)} became {_show(new)}); MLflow only "
+                "appends lines",
+            )
+            return
+    yield _finding(
+        path,
+        place,
+        f"metric {key!r} was cut short ({len(before)} bytes before, "
+        f"{len(after)} now); MLflow only appends lines",
+    )
+
+
+def _not_canonical(path: str, place: Place) -> Finding:
+    return _finding(
+        path,
+        place,
+        "meta.yaml is not in the form MLflow writes (sorted keys, block "
+        "style, as PyYAML dumps it): edited by hand",
+    )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def _finding(path: str, place: Place, message: str) -> Finding:
+    return Finding(
+        CODE,
+        Severity.ERROR,
+        path,
+        message,
+        HINT,
+        place.experiment_id,
+        place.run_id,
+    )

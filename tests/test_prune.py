@@ -1,0 +1,319 @@
+"""`janitor prune`, `trash` and `explain` end to end, checked by MLflow."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import ViewType
+
+from janitor.actions.auditlog import read_records
+from janitor.actions.lock import StoreLock
+from janitor.actions.trash import Batch, Item, Trash
+from tests import mlflow_stores
+from tests.conftest import janitor, tree
+
+POLICY = """\
+version: 1
+keep:
+  registered: true
+  top_n:
+    - {metric: ROC_AUC, n: 1, order: max}
+prune:
+  deleted: true
+  status: [FAILED, KILLED]
+safety:
+  max_delete: 100
+  max_delete_percent: 90
+  min_idle: 0s
+"""
+
+
+@pytest.fixture
+def store(tmp_path):
+    root = tmp_path / "mlruns"
+    ids = mlflow_stores.build_policy_store(root)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    return root, ids, policy
+
+
+def listed_runs(root) -> set[str]:
+    client = MlflowClient(tracking_uri="file:" + str(root))
+    experiments = client.search_experiments(view_type=ViewType.ALL)
+    runs = client.search_runs(
+        [e.experiment_id for e in experiments], run_view_type=ViewType.ALL
+    )
+    return {run.info.run_id for run in runs}
+
+
+def test_dry_run_changes_nothing_and_shows_the_plan(store):
+    root, ids, policy = store
+    before = tree(root)
+    result = janitor("prune", str(root), "--policy", str(policy), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert tree(root) == before
+    for name in ("r0", "r2", "r4", "c"):
+        assert ids[name] in result.stdout
+    assert ids["r1"] not in result.stdout
+    assert "Would prune 4 of 9 runs" in result.stdout
+    assert "(dry run: nothing was changed)" in result.stdout
+    (record,) = read_records(str(root.parent / ".janitor" / "audit.jsonl"))
+    assert (record["dry_run"], record["action"], record["pruned"]) == (
+        True,
+        "plan",
+        4,
+    )
+
+
+def test_dry_run_json_lists_every_run_with_its_decision(store):
+    root, ids, policy = store
+    result = janitor(
+        "prune",
+        str(root),
+        "--policy",
+        str(policy),
+        "--dry-run",
+        "--format",
+        "json",
+    )
+    document = json.loads(result.stdout)
+    decisions = {run["run_id"]: run for run in document["runs"]}
+    assert len(decisions) == 9
+    assert decisions[ids["r0"]]["decision"] == "prune"
+    assert decisions[ids["r0"]]["rule"] == "prune.status: FAILED"
+    assert decisions[ids["r1"]]["keep_reasons"] == ["keep.registered: prod v1"]
+    assert decisions[ids["c"]]["decision"] == "prune"
+    assert document["summary"]["pruned"] == 4
+
+
+def test_prune_then_restore(store, caplog):
+    root, ids, policy = store
+    before = tree(root)
+    result = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert result.returncode == 0, result.stderr
+    pruned = {ids["r0"], ids["r2"], ids["r4"], ids["c"]}
+    assert listed_runs(root) == {ids[n] for n in ("r1", "r3", "r5", "r6", "p")}
+    assert not (root / ids["credit"] / "models" / ids["r2_model"]).exists()
+
+    with caplog.at_level(logging.WARNING):
+        listed_runs(root)
+    assert [r for r in caplog.records if r.name.startswith("mlflow")] == []
+
+    audit = read_records(str(root.parent / ".janitor" / "audit.jsonl"))
+    moved = [
+        r
+        for r in audit
+        if r.get("outcome") == "done" and r.get("kind") == "run"
+    ]
+    assert {r["run_id"] for r in moved} == pruned
+    for field in (
+        "ts",
+        "actor",
+        "janitor_version",
+        "command",
+        "prune_id",
+        "policy",
+        "policy_sha256",
+        "action",
+        "experiment_id",
+        "run_id",
+        "path",
+        "bytes",
+        "rule",
+        "dry_run",
+        "outcome",
+    ):
+        assert field in moved[0], field
+    assert (
+        moved[0]["policy_sha256"]
+        == hashlib.sha256(policy.read_bytes()).hexdigest()
+    )
+
+    listing = janitor("trash", "list", "--store", str(root))
+    prune_id = moved[0]["prune_id"]
+    assert prune_id in listing.stdout and "complete" in listing.stdout
+    restored = janitor(
+        "trash", "restore", prune_id, "--store", str(root), "--yes"
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert tree(root) == before
+    assert listed_runs(root) >= pruned
+
+
+def test_every_surviving_version_still_loads(store):
+    root, _, policy = store
+    result = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert result.returncode == 0, result.stderr
+    import mlflow.pyfunc
+
+    mlflow.set_tracking_uri("file:" + str(root))
+    mlflow.set_registry_uri("file:" + str(root))
+    model = mlflow.pyfunc.load_model("models:/prod/1")
+    assert model.predict([1.0]) == [2.0]
+
+
+def test_prune_needs_confirmation_without_a_terminal(store):
+    root, _, policy = store
+    before = tree(root)
+    result = janitor("prune", str(root), "--policy", str(policy))
+    assert result.returncode == 2
+    assert "pass --yes" in result.stderr
+    assert tree(root) == before
+
+
+def test_blast_radius_is_refused_unless_forced(store, tmp_path):
+    root, _, _ = store
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(POLICY.replace("max_delete: 100", "max_delete: 2"))
+    before = tree(root)
+    result = janitor("prune", str(root), "--policy", str(strict), "--yes")
+    assert result.returncode == 1
+    assert "prunes 4 runs, more than safety.max_delete (2)" in result.stderr
+    assert tree(root) == before
+    forced = janitor(
+        "prune", str(root), "--policy", str(strict), "--yes", "--force"
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert tree(root) != before
+
+
+def test_a_second_prune_on_a_locked_store_is_refused(store):
+    root, _, policy = store
+    with StoreLock(str(root.parent / ".janitor"), str(root)):
+        result = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert result.returncode == 1
+    assert "another janitor is changing this store" in result.stderr
+
+
+def test_a_prune_cut_short_is_finished_by_the_next_one(store):
+    # The state kill -9 leaves: the manifest written, one run moved.
+    root, ids, policy = store
+    trash = Trash(str(root.parent / ".janitor"))
+    trash.prepare(str(root))
+    items = [
+        Item(f"{ids['credit']}/{ids[name]}", "run") for name in ("r0", "r2")
+    ]
+    batch = Batch("20260101T000000Z-abcdef", str(root), "prune", 0.0, items)
+    trash.save(batch)
+    trash.move_out(batch, items[0])
+    assert ids["r0"] not in listed_runs(root)  # MLflow still reads it
+
+    result = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "finishing prune 20260101T000000Z-abcdef" in result.stderr
+    assert Trash(trash.state_dir).load(batch.prune_id).state == "complete"
+    assert not {ids["r0"], ids["r2"], ids["r4"]} & listed_runs(root)
+
+
+def test_strip_artifacts_keeps_the_run_readable(store, tmp_path):
+    root, ids, _ = store
+    strip = tmp_path / "strip.yaml"
+    strip.write_text(POLICY + "action: strip-artifacts\n")
+    before = tree(root)
+    result = janitor("prune", str(root), "--policy", str(strip), "--yes")
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri="file:" + str(root))
+    run = client.get_run(ids["r0"])
+    assert run.data.metrics == {"ROC_AUC": 0.70}
+    assert run.data.params == {"name": "r0"}
+    assert client.list_artifacts(ids["r0"]) == []
+    assert (root / ids["credit"] / ids["r0"] / "artifacts").is_dir()
+    prune_id = next(iter(os.listdir(root.parent / ".janitor" / "trash")))
+    janitor("trash", "restore", prune_id, "--store", str(root), "--yes")
+    assert tree(root) == before
+
+
+def test_purge_deletes_old_prunes_for_good(store):
+    root, _, policy = store
+    janitor("prune", str(root), "--policy", str(policy), "--yes")
+    trash_dir = root.parent / ".janitor" / "trash"
+    assert len(os.listdir(trash_dir)) == 1
+    kept = janitor(
+        "trash", "purge", "--older-than", "7d", "--store", str(root), "--yes"
+    )
+    assert "Nothing in the trash is that old." in kept.stdout
+    purged = janitor(
+        "trash", "purge", "--older-than", "0s", "--store", str(root), "--yes"
+    )
+    assert purged.returncode == 0, purged.stderr
+    assert os.listdir(trash_dir) == []
+
+
+def test_state_dir_option_and_inside_store_refused(store, tmp_path):
+    root, _, policy = store
+    state = tmp_path / "state"
+    result = janitor(
+        "prune",
+        str(root),
+        "--policy",
+        str(policy),
+        "--yes",
+        "--state-dir",
+        str(state),
+    )
+    assert result.returncode == 0, result.stderr
+    assert (state / "audit.jsonl").exists()
+    assert (state / ".gitignore").read_text().count("trash/") == 1
+    inside = janitor(
+        "prune",
+        str(root),
+        "--policy",
+        str(policy),
+        "--yes",
+        "--state-dir",
+        str(root / "state"),
+    )
+    assert inside.returncode == 2
+    assert "inside the store" in inside.stderr
+    assert not (root / "state").exists() or not any((root / "state").iterdir())
+
+
+def test_explain(store):
+    root, ids, policy = store
+    result = janitor("explain", ids["r1"], str(root), "--policy", str(policy))
+    assert result.returncode == 0, result.stderr
+    assert "Decision: KEEP (keep.registered: prod v1)" in result.stdout
+    assert (
+        "keep rule matched: keep.top_n: max ROC_AUC top 1" not in result.stdout
+    )  # r5 wins the tie
+    result = janitor("explain", ids["r0"], str(root), "--policy", str(policy))
+    assert "Decision: PRUNE (prune.status: FAILED)" in result.stdout
+    missing = janitor("explain", "0" * 32, str(root), "--policy", str(policy))
+    assert missing.returncode == 2 and "no such run" in missing.stderr
+
+
+def test_prune_never_follows_a_symlink_out(store, tmp_path):
+    root, ids, policy = store
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "data.bin").write_bytes(b"keep me")
+    (root / ids["credit"] / ids["r0"] / "artifacts" / "link").symlink_to(
+        outside
+    )
+    result = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert (outside / "data.bin").read_bytes() == b"keep me"
+    janitor(
+        "trash", "purge", "--older-than", "0s", "--store", str(root), "--yes"
+    )
+    assert (outside / "data.bin").read_bytes() == b"keep me"
+
+
+def test_prune_on_the_mlflow2_store(mlflow2_store, tmp_path):
+    policy = tmp_path / "p.yaml"
+    no_top_n = "  top_n:\n    - {metric: ROC_AUC, n: 1, order: max}\n"
+    assert no_top_n in POLICY
+    policy.write_text(POLICY.replace(no_top_n, ""))
+    before = listed_runs(mlflow2_store)
+    result = janitor(
+        "prune", str(mlflow2_store), "--policy", str(policy), "--yes"
+    )
+    assert result.returncode == 0, result.stderr
+    after = listed_runs(mlflow2_store)
+    # The FAILED run, the deleted run and the deleted experiment's run go.
+    assert len(before - after) == 3

@@ -1,0 +1,96 @@
+"""Reading some runs only (`read_runs`) and listing large files: the
+same objects as a full scan, without walking the rest of the store."""
+
+from __future__ import annotations
+
+import os
+
+from janitor.store import filestore, open_store
+from janitor.store.model import Run
+
+
+def _runs_by_id(snapshot) -> dict[str, Run]:
+    return {run.run_id: run for run in snapshot.runs()}
+
+
+def _comparable(run: Run) -> dict:
+    fields = dict(vars(run))
+    fields["meta"] = (run.meta.path, run.meta.data, run.meta.canonical)
+    # repr: a NaN metric value equals itself only as text.
+    fields["metrics"] = {key: repr(m) for key, m in run.metrics.items()}
+    return fields
+
+
+def test_a_selected_run_reads_as_in_a_full_scan(rich_store):
+    store = open_store(str(rich_store))
+    full = store.scan()
+    for experiment in full.experiments:
+        for run in experiment.runs:
+            alone = store.read_runs({experiment.path: [run.run_id]})
+            (read,) = alone.runs()
+            assert _comparable(read) == _comparable(run)
+            (exp,) = alone.experiments
+            assert exp.meta.data == experiment.meta.data
+            assert exp.in_trash == experiment.in_trash
+            models = {m.model_id: m for m in experiment.logged_models}
+            for model in exp.logged_models:
+                assert repr(model) == repr(models[model.model_id])
+            assert {m.model_id for m in exp.logged_models} == set(
+                run.output_model_ids
+            )
+
+
+def test_reading_one_run_lists_no_other_folder(rich_store, monkeypatch):
+    store = open_store(str(rich_store))
+    full = store.scan()
+    experiment = max(full.experiments, key=lambda exp: len(exp.runs))
+    run = experiment.runs[0]
+    listed = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path):
+        listed.append(os.path.relpath(path, rich_store))
+        return real_scandir(path)
+
+    monkeypatch.setattr(filestore.os, "scandir", recording_scandir)
+    store.read_runs({experiment.path: [run.run_id]})
+    models = [f"{experiment.path}/models/{m}" for m in run.output_model_ids]
+    assert listed, "the run was not read"
+    for path in listed:
+        assert path.startswith(run.path) or any(
+            path.startswith(model) for model in models
+        ), path
+
+
+def test_missing_runs_and_experiments_are_left_out(small_store):
+    store = open_store(str(small_store.root))
+    snapshot = store.read_runs(
+        {small_store.experiment_id: ["0" * 32], "12345": []}
+    )
+    assert snapshot.runs() == []
+    missing = {exp.path: exp.meta.problem for exp in snapshot.experiments}
+    assert missing[small_store.experiment_id] is None
+    assert missing["12345"].value == "missing"
+
+
+def test_files_over_lists_every_larger_file(small_store):
+    big = small_store.run_dir(0) / "artifacts" / "a.bin"
+    big.write_bytes(b"\0" * 5000)
+    also = small_store.run_dir(1) / "artifacts" / "b.bin"
+    also.write_bytes(b"\0" * 4001)
+    snapshot = open_store(str(small_store.root)).scan(files_over=4000)
+    found = {(f.path, f.bytes, f.run_id) for f in snapshot.large_files}
+    exp = small_store.experiment_id
+    assert found == {
+        (
+            f"{exp}/{small_store.run_ids[0]}/artifacts/a.bin",
+            5000,
+            small_store.run_ids[0],
+        ),
+        (
+            f"{exp}/{small_store.run_ids[1]}/artifacts/b.bin",
+            4001,
+            small_store.run_ids[1],
+        ),
+    }
+    assert open_store(str(small_store.root)).scan().large_files == []
