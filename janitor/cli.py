@@ -140,8 +140,12 @@ def audit(
       janitor audit ./mlruns --format json --fail-on warning
     """
     from janitor.commands.audit import audit as run_audit
+    from janitor.report.progress import progress_line
 
-    sys.exit(run_audit(store, output_format, fail_on, stale_after, quiet))
+    progress = progress_line(quiet)
+    sys.exit(
+        run_audit(store, output_format, fail_on, stale_after, quiet, progress)
+    )
 
 
 state_dir_option = click.option(

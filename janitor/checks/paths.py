@@ -7,6 +7,7 @@ no artifacts and cannot load models.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -265,7 +266,14 @@ def store_relative_tail(path: str) -> str:
 
 
 def inside_root(path: str, root: str) -> bool:
-    for base in {root, os.path.realpath(root)}:
+    for base in _bases(root):
         if path == base or path.startswith(base.rstrip("/") + "/"):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=8)
+def _bases(root: str) -> frozenset[str]:
+    """The root as given and as resolved: resolving costs a system call
+    per folder of the path, so once per store, not once per location."""
+    return frozenset({root, os.path.realpath(root)})

@@ -11,6 +11,7 @@ from janitor.checks import CheckContext, run_checks
 from janitor.checks.finding import Finding, Severity
 from janitor.errors import EXIT_FINDINGS, EXIT_OK
 from janitor.report import AuditResult, json_report, table
+from janitor.report.progress import ProgressLine
 from janitor.sizes import size_report
 from janitor.store import open_store
 from janitor.store.filestore import Progress
@@ -49,9 +50,13 @@ def audit(
     fail_on: str,
     stale_after: float,
     quiet: bool,
-    progress: Progress | None = None,
+    progress: ProgressLine | None = None,
 ) -> int:
-    result = audit_store(location, stale_after, progress)
+    try:
+        result = audit_store(location, stale_after, progress)
+    finally:
+        if progress:
+            progress.finish()
     if output_format == "json":
         click.echo(json_report.render_audit(result))
     else:

@@ -12,6 +12,7 @@ import heapq
 import os
 import re
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
@@ -38,6 +39,7 @@ EXPERIMENT_RESERVED = {"tags", "datasets", "traces", "models"}
 RUN_PARTS = {"metrics", "params", "tags", "artifacts", "inputs", "outputs"}
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 LARGEST_FILES = 10
+PROGRESS_RUNS = 250  # inside a large experiment, report every so often
 
 Progress = Callable[[int, int], None]  # (experiments, runs) so far
 
@@ -60,8 +62,17 @@ class FileStore:
 
         With ``metrics`` false, metric files are only sized, not parsed
         (what the size gate needs). With ``files_over``, every file larger
-        than that many bytes is listed in ``Snapshot.large_files``.
+        than that many bytes is listed in ``Snapshot.large_files``. A
+        large store is read by several processes, one experiment each,
+        with the same result.
         """
+        from janitor.store import parallel
+
+        plan = parallel.plan(self.root)
+        if plan.workers > 1:
+            return parallel.scan(
+                self.root, metrics, progress, plan, files_over
+            )
         return _Scan(self.root, metrics, progress, files_over).run()
 
     def read_runs(
@@ -174,20 +185,22 @@ class _Scan:
         full = os.path.join(self.root, rel) if rel else self.root
         try:
             with os.scandir(full) as iterator:
-                entries = sorted(iterator, key=lambda entry: entry.name)
+                entries = sorted(iterator, key=_name)
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
             return
         for entry in entries:
-            if entry.is_symlink():
+            # The folder listing already says what each entry is; only
+            # the rare one that is neither file nor folder needs a look.
+            # Past this test an entry's is_dir() is known and cannot fail.
+            if _is_dir(entry) or _is_file(entry):
+                yield entry
+            elif entry.is_symlink():
                 path = _join(rel, entry.name)
                 self._stray("symlink", path, _link_target(entry.path))
-                continue
-            if not (_is_dir(entry) or _is_file(entry)):
+            else:
                 path = _join(rel, entry.name)
                 self._stray("unreadable", path, "a FIFO, socket or device")
-                continue
-            yield entry
 
     def _count_file(
         self, entry: os.DirEntry[str], rel: str
@@ -207,26 +220,30 @@ class _Scan:
             self.snapshot.large_files.append(
                 LargeFile(rel, size, *self._ids_of(rel))
             )
+        self._offer_largest(size, rel)
+        return size, info.st_mtime
+
+    def _offer_largest(self, size: int, rel: str) -> None:
         if len(self.largest) < LARGEST_FILES:
             heapq.heappush(self.largest, (size, rel))
         elif size > self.largest[0][0]:
             heapq.heapreplace(self.largest, (size, rel))
-        return size, info.st_mtime
 
     def _walk_sizes(self, rel: str) -> tuple[int, int, float]:
         """(bytes, files, newest mtime) of everything below a folder."""
         total = count = 0
-        newest = _mtime(os.path.join(self.root, rel))
+        newest = _mtime(f"{self.root}/{rel}")
         for entry in self._entries(rel):
-            path = _join(rel, entry.name)
-            if _is_dir(entry):
+            path = f"{rel}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
                 size, files, mtime = self._walk_sizes(path)
                 count += files
             else:
                 size, mtime = self._count_file(entry, path)
                 count += 1
             total += size
-            newest = max(newest, mtime)
+            if mtime > newest:
+                newest = mtime
         return total, count, newest
 
     def _walk_files(
@@ -234,18 +251,18 @@ class _Scan:
     ) -> Iterator[tuple[str, str, int, float]]:
         """(key, path, size, mtime) of files below a folder; key uses '/'."""
         for entry in self._entries(rel):
-            path = _join(rel, entry.name)
-            key = prefix + entry.name
-            if _is_dir(entry):
+            path = f"{rel}/{entry.name}"
+            # Runs repeat the same keys: keep one copy of each.
+            key = sys.intern(prefix + entry.name)
+            if entry.is_dir(follow_symlinks=False):
                 yield from self._walk_files(path, key + "/")
             else:
                 size, mtime = self._count_file(entry, path)
                 yield key, path, size, mtime
 
-    def _read(self, rel: str) -> bytes | None:
+    def _read(self, rel: str, size: int = 0) -> bytes | None:
         try:
-            with open(os.path.join(self.root, rel), "rb") as handle:
-                return handle.read()
+            return read_file(f"{self.root}/{rel}", size)
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
             return None
@@ -254,10 +271,9 @@ class _Scan:
         path = _join(folder, META)
         if entry is None:
             return missing_meta(path)
-        self._count_file(entry, path)
+        size = self._count_file(entry, path)[0]
         try:
-            with open(entry.path, "rb") as handle:
-                raw = handle.read()
+            raw = read_file(entry.path, size)
         except OSError as exc:
             return unreadable_meta(path, exc)
         return parse_meta(path, raw)
@@ -325,6 +341,10 @@ class _Scan:
                 run = self._run(experiment_id, name, path, _entry_mtime(entry))
                 if run is not None:
                     experiment.runs.append(run)
+                if self.progress and self.run_count % PROGRESS_RUNS == 0:
+                    self.progress(
+                        len(self.snapshot.experiments), self.run_count
+                    )
         experiment.bytes = self.snapshot.bytes - before
         self.snapshot.experiments.append(experiment)
         self.experiment_id = None
@@ -353,7 +373,7 @@ class _Scan:
     ) -> Run | None:
         children = {entry.name: entry for entry in self._entries(rel)}
         meta_entry = children.pop(META, None)
-        subfolders = {n for n, e in children.items() if _is_dir(e)}
+        subfolders = {sys.intern(n) for n, e in children.items() if _is_dir(e)}
         looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
         if meta_entry is None and not looks_like_run:
             self._stray("foreign-folder", rel, "no meta.yaml and not a run")
@@ -375,8 +395,9 @@ class _Scan:
             elif child in ("params", "tags"):
                 files = run.param_files if child == "params" else run.tag_files
                 for key, file_path, _size, mtime in self._walk_files(path):
-                    files[key] = file_path[len(rel) + 1 :]
-                    newest = max(newest, mtime)
+                    files[key] = sys.intern(file_path[len(rel) + 1 :])
+                    if mtime > newest:
+                        newest = mtime
             elif child == "artifacts":
                 size, count, mtime = self._walk_sizes(path)
                 run.artifact_bytes, run.artifact_files = size, count
@@ -399,8 +420,9 @@ class _Scan:
         found: dict[str, MetricSummary] = {}
         newest = 0.0
         for key, path, size, mtime in self._walk_files(rel):
-            newest = max(newest, mtime)
-            raw = self._read(path) if self.parse_metrics else None
+            if mtime > newest:
+                newest = mtime
+            raw = self._read(path, size) if self.parse_metrics else None
             if raw is None:
                 found[key] = MetricSummary(key=key, path=path, size=size)
             else:
@@ -563,8 +585,30 @@ class _Scan:
         return aliases
 
 
+def read_file(path: str, size_hint: int = 0) -> bytes:
+    """A whole file, in one read when the size is known: fewer system
+    calls than a Python file object for the many small files."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        chunk = os.read(descriptor, size_hint + 1 if size_hint else 65536)
+        # A regular file reads short only at its end.
+        if size_hint and len(chunk) <= size_hint:
+            return chunk
+        chunks = [chunk]
+        while chunk:
+            chunk = os.read(descriptor, 1 << 20)
+            chunks.append(chunk)
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks)
+
+
 def _join(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder else name
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _link_target(path: str) -> str:

@@ -3,7 +3,8 @@
 MLflow dumps every meta.yaml with PyYAML's safe dumper in block style,
 keys sorted and unicode kept. A file that does not come back unchanged
 from a parse and a re-dump with those settings was not written by
-MLflow: that is how a hand edit shows.
+MLflow: that is how a hand edit shows. Flat files in MLflow's form, the
+usual case, are read by `janitor.store.fastmeta` without PyYAML.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from janitor.store.fastmeta import parse_canonical
 from janitor.store.model import Meta, MetaProblem
 
 try:
@@ -37,6 +39,9 @@ def parse_meta(path: str, raw: bytes) -> Meta:
     """Turn the bytes of a meta.yaml into a Meta, never raising."""
     if not raw.strip():
         return Meta(path, problem=MetaProblem.EMPTY)
+    flat = parse_canonical(raw)
+    if flat is not None:
+        return Meta(path, data=flat)
     try:
         text = raw.decode("utf-8")
         data = yaml.load(text, Loader=FastLoader)

@@ -10,11 +10,25 @@ as step 0, as MLflow reads it.
 
 from __future__ import annotations
 
+import re
+
 from janitor.store.model import BadMetricLine, MetricSummary
 
 RUN_FIELD_COUNTS = (2, 3, 5)
 MODEL_FIELD_COUNTS = (4, 6)
 TORN = "torn last line: no newline at the end (a write was cut short)"
+
+# The lines MLflow writes, for a whole file at once: timestamp, value,
+# optional step (and the run id in a logged model's file). Every token
+# these accept reads the same with int() and float() as in the
+# line-by-line parser; a file they do not match takes that parser.
+_VALUE = rb"-?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|inf)|nan"
+_RUN_LINE = rb"(-?[0-9]+) (" + _VALUE + rb")(?: (-?[0-9]+))?\n"
+_MODEL_LINE = rb"(-?[0-9]+) (" + _VALUE + rb") (-?[0-9]+) ([0-9a-f]{32})\n"
+RUN_FILE = re.compile(rb"(?:" + _RUN_LINE + rb")+")
+MODEL_FILE = re.compile(rb"(?:" + _MODEL_LINE + rb")+")
+RUN_LINE = re.compile(_RUN_LINE)
+MODEL_LINE = re.compile(_MODEL_LINE)
 
 
 def summarize_metric(
@@ -22,6 +36,46 @@ def summarize_metric(
     path: str,
     raw: bytes,
     logged_model: bool = False,
+) -> MetricSummary:
+    file_pattern = MODEL_FILE if logged_model else RUN_FILE
+    if file_pattern.fullmatch(raw):
+        return _summarize_wellformed(key, path, raw, logged_model)
+    return _summarize_lines(key, path, raw, logged_model)
+
+
+def _summarize_wellformed(
+    key: str,
+    path: str,
+    raw: bytes,
+    logged_model: bool,
+) -> MetricSummary:
+    """A file every line of which is well formed: no bad line to find."""
+    line_pattern = MODEL_LINE if logged_model else RUN_LINE
+    lines = line_pattern.findall(raw)
+    # (step, timestamp, value); a 2-field run line is step 0.
+    best = max(
+        [
+            (int(step or 0), int(timestamp), float(value))
+            for timestamp, value, step, *_run_id in lines
+        ]
+    )
+    return MetricSummary(
+        key=key,
+        path=path,
+        size=len(raw),
+        line_count=len(lines),
+        latest_step=best[0],
+        latest_timestamp=best[1],
+        latest_value=best[2],
+        duplicate_lines=len(lines) - len(set(lines)),
+    )
+
+
+def _summarize_lines(
+    key: str,
+    path: str,
+    raw: bytes,
+    logged_model: bool,
 ) -> MetricSummary:
     summary = MetricSummary(key=key, path=path, size=len(raw))
     if not raw:

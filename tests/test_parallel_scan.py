@@ -1,0 +1,154 @@
+"""A store read by several processes gives exactly the serial result."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import os
+import random
+
+import pytest
+
+from benchmarks.generate import Shape, generate
+from janitor.store import open_store, parallel
+from janitor.store.filestore import LARGEST_FILES
+from tests.conftest import janitor
+
+
+@pytest.fixture
+def damaged_store(tmp_path):
+    """A generated store with damage of every kind the scan records."""
+    root = tmp_path / "mlruns"
+    written = generate(
+        str(root), Shape(runs=40, experiments=4, model_every=5, seed=9)
+    )
+    experiments = [root / exp_id for exp_id in written.experiment_ids[1:]]
+    runs = [
+        path
+        for experiment in experiments
+        for path in sorted(experiment.iterdir())
+        if path.is_dir() and len(path.name) == 32
+    ]
+    (runs[0] / "meta.yaml").write_bytes(b"")
+    with (runs[1] / "metrics" / "roc_auc").open("a") as handle:
+        handle.write("17000")  # torn
+    duplicated = runs[2] / "metrics" / "accuracy"
+    duplicated.write_bytes(duplicated.read_bytes() * 2)
+    (runs[3] / "metrics" / "recall").write_bytes(b"1 \xff 0\n")
+    (runs[4] / "artifacts" / "link").symlink_to(tmp_path)
+    os.mkfifo(runs[5] / "metrics" / "pipe")
+    meta = runs[6] / "meta.yaml"
+    meta.write_text(meta.read_text().replace("run_name: ", "run_name: 'x"))
+    (experiments[1] / "plots").mkdir()
+    (experiments[1] / "plots" / "roc.png").write_bytes(b"p" * 4096)
+    (experiments[2] / "meta.yaml").unlink()
+    (root / "backup").mkdir()
+    (root / "notes.txt").write_text("x")
+    (root / ".trash" / "README").write_text("hi")
+    for index, run in enumerate(runs[10:30]):
+        # Many ties for the largest files, across experiments.
+        (run / "artifacts" / f"weights-{index}.bin").write_bytes(b"w" * 9000)
+    return root
+
+
+def _scan(root, monkeypatch, workers: int):
+    monkeypatch.setenv("JANITOR_WORKERS", str(workers))
+    calls = []
+    snapshot = open_store(str(root)).scan(
+        progress=lambda experiments, runs: calls.append((experiments, runs)),
+        files_over=4000,
+    )
+    found = dataclasses.asdict(snapshot)
+    del found["scanned_at"]
+    return found, calls
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_scan_is_the_serial_scan(damaged_store, monkeypatch, workers):
+    serial, serial_calls = _scan(damaged_store, monkeypatch, 1)
+    shared, shared_calls = _scan(damaged_store, monkeypatch, workers)
+    assert shared == serial
+    assert shared_calls[-1] == serial_calls[-1]
+    kinds = {stray["kind"] for stray in serial["strays"]}
+    assert kinds == {"symlink", "unreadable", "foreign-folder", "trash-stray"}
+
+
+def test_parallel_audit_output_is_the_serial_one(damaged_store):
+    serial = janitor(
+        "audit",
+        str(damaged_store),
+        "--format",
+        "json",
+        env={"JANITOR_WORKERS": "1"},
+    )
+    shared = janitor(
+        "audit",
+        str(damaged_store),
+        "--format",
+        "json",
+        env={"JANITOR_WORKERS": "2"},
+    )
+    assert serial.returncode == shared.returncode == 1
+    assert shared.stdout == serial.stdout
+
+
+def _heap_of(items):
+    """The serial scan's ten largest, from files in the order seen."""
+    heap: list[tuple[int, str]] = []
+    for size, path in items:
+        if len(heap) < LARGEST_FILES:
+            heapq.heappush(heap, (size, path))
+        elif size > heap[0][0]:
+            heapq.heapreplace(heap, (size, path))
+    return sorted(heap, reverse=True)
+
+
+def test_largest_file_candidates_keep_the_serial_ties(monkeypatch):
+    # Drop hopeless candidates often, as a large experiment would.
+    monkeypatch.setattr(parallel, "CANDIDATES_SLACK", 12)
+    rng = random.Random(3)
+    for _ in range(2000):
+        groups = []
+        for group in range(rng.randint(1, 5)):
+            count = rng.randint(0, 40)
+            groups.append(
+                [
+                    (
+                        rng.choice([1, 2, 3, 5, 8]),
+                        f"{rng.random():.6f}-{group}",
+                    )
+                    for _ in range(count)
+                ]
+            )
+        serial = _heap_of(item for group in groups for item in group)
+        replayed = []
+        for group in groups:
+            candidates = parallel._Candidates()
+            for size, path in group:
+                candidates.offer(size, path)
+            replayed.extend(candidates.final())
+        assert _heap_of(replayed) == serial
+
+
+def test_small_stores_are_read_serially(damaged_store, monkeypatch):
+    monkeypatch.delenv("JANITOR_WORKERS", raising=False)
+    assert parallel.plan(str(damaged_store)).workers == 1
+    monkeypatch.setenv("JANITOR_WORKERS", "2")
+    plan = parallel.plan(str(damaged_store))
+    assert plan.workers == 2
+    # Default, three live experiments (one without meta.yaml), one deleted.
+    assert len(plan.jobs) == 5
+
+
+def test_no_process_pool_means_one_process(damaged_store, monkeypatch):
+    serial, _calls = _scan(damaged_store, monkeypatch, 1)
+
+    refused = []
+
+    def no_pool(*_args, **_kwargs):
+        refused.append(True)
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr("multiprocessing.context.ForkContext.Pool", no_pool)
+    assert _scan(damaged_store, monkeypatch, 2)[0] == serial
+    assert refused
