@@ -8,7 +8,7 @@ import pytest
 from janitor.checks import history
 from janitor.store.locate import StoreFinder, looks_like_store_root, place_of
 from tests import mlflow_stores
-from tests.conftest import janitor
+from tests.conftest import janitor, rewrite_meta
 from tests.hook_repo import git
 from tests.test_gate import write_policy
 
@@ -280,3 +280,96 @@ def test_logged_models_and_the_registry_commit_clean(tmp_path):
     result = hook(store, rel(store, big), "--max-file", "1kB")
     assert result.returncode == 1
     assert f"(run {store.run_ids[0]})" in result.stdout
+
+
+def test_what_repair_changes_in_a_cloned_store_passes(tmp_path):
+    # Hand-made damage, as a crash or an editor leaves it, committed
+    # before the store is cloned elsewhere and repaired there.
+    first = tmp_path / "first"
+    store = mlflow_stores.build_registered_store(first / "mlruns")
+    run = store.run_dir(0)
+    auc = run / "metrics" / "auc"
+    auc.write_bytes(auc.read_bytes() + b"oops 0.5 0\n")
+    (run / "metrics" / "torn").write_bytes(b"17000 0.")
+    meta = store.root / store.experiment_id / "meta.yaml"
+    meta.write_text(meta.read_text().replace(": ", ":  "))
+    git(first, "init", "-q")
+    git(first, "add", "-A")
+    git(first, "commit", "-q", "-m", "store")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(first), str(clone))
+
+    repaired = janitor("repair", "mlruns", "--yes", cwd=clone)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    git(clone, "add", "-A")
+    staged = git(clone, "diff", "--cached", "--name-status").splitlines()
+    run_path = f"mlruns/{store.experiment_id}/{store.run_ids[0]}"
+    assert f"M\t{run_path}/metrics/auc" in staged
+    assert f"D\t{run_path}/metrics/torn" in staged
+    assert any(line.endswith("/artifacts/MLmodel") for line in staged)
+    assert "M\tmlruns/models/clf/version-1/meta.yaml" in staged
+    result = janitor("hook", cwd=clone)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+
+
+def test_a_hand_edit_among_repairs_still_fails(tmp_path):
+    first = tmp_path / "first"
+    store = mlflow_stores.build_small_store(first / "mlruns")
+    git(first, "init", "-q")
+    git(first, "add", "-A")
+    git(first, "commit", "-q", "-m", "store")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(first), str(clone))
+    assert janitor("repair", "mlruns", "--yes", cwd=clone).returncode == 0
+    meta = clone / "mlruns" / store.experiment_id / store.run_ids[1]
+    meta = meta / "meta.yaml"
+    elsewhere = f"file://{clone}/mlruns/{store.experiment_id}/other"
+    rewrite_meta(meta, artifact_uri=elsewhere)
+    git(clone, "add", "-A")
+    result = janitor("hook", cwd=clone)
+    assert result.returncode == 1
+    (line,) = result.stdout.splitlines()
+    assert line.startswith(
+        f"mlruns/{store.experiment_id}/{store.run_ids[1]}/meta.yaml: "
+        "manual-edit: artifact_uri changed from "
+    )
+
+
+def test_repairs_of_metric_files_and_nothing_more():
+    place = place_of(f"1/{RUN}/metrics/loss")
+    before = b"1 0.5 0\n1 0.5 0\n2 x 1\n3 0.3 2\n3 0.3 2\n4 0."
+    repaired = b"1 0.5 0\n3 0.3 2\n"
+    check = history.modified
+    assert _messages(check("p", place, before, repaired)) == []
+    assert _messages(check("p", place, before, b"1 0.5 0\n")) == [
+        "metric 'loss' line 2 was rewritten ('1 0.5 0' became ''); MLflow "
+        "only appends lines"
+    ]
+    # The first of two equal lines stays, in its place.
+    later = b"1 0.5 0\n2 0.4 1\n1 0.5 0\n"
+    assert len(list(check("p", place, later, b"2 0.4 1\n1 0.5 0\n"))) == 1
+    # A bad line rewritten into a good one is a hand edit.
+    assert len(list(check("p", place, before, repaired + b"2 0.2 1\n"))) == 1
+    gone = place_of(f"1/{RUN}/metrics/torn")
+    assert _messages(history.deleted("p", gone, True, b"2 x 1\n")) == []
+    assert len(list(history.deleted("p", gone, True, b"2 0.1 1\n"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("was", "now", "rebased"),
+    [
+        ("file:///old/mlruns/1/r/artifacts", "file:///new/x/1/r/artifacts", 1),
+        ("/old/mlruns/1/r/artifacts", "/srv/1/r/artifacts", 1),
+        ("/old/1/mlruns/1/r/artifacts", "/new/mlruns/1/r/artifacts", 1),
+        ("file:///old/mlruns/1/r/artifacts", "/new/mlruns/1/r/artifacts", 0),
+        ("file:///old/mlruns/1/r/artifacts", "file:///old/mlruns/1/q", 0),
+        ("file:///old/mlruns/1/r/artifacts", "s3://b/mlruns/1/r/artifacts", 0),
+        ("file:///old/mlruns/2/r/artifacts", "file:///new/2/r/artifacts", 0),
+    ],
+)
+def test_only_a_rebase_may_change_a_location(was, now, rebased):
+    place = place_of(f"1/{RUN}/meta.yaml")
+    before = f"artifact_uri: {was}\nrun_id: a\n".encode()
+    after = f"artifact_uri: {now}\nrun_id: a\n".encode()
+    found = _messages(history.modified("p", place, before, after))
+    assert len(found) == (0 if rebased else 1)

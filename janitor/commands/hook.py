@@ -265,7 +265,7 @@ def _store_edits(store: str, given: set[str], top: str) -> Iterator[Finding]:
             yield from history.added(path, place, after)
         elif before != after:
             yield from history.modified(path, place, before, after)
-    yield from _deletions(top, prefix, set(deleted))
+    yield from _deletions(top, prefix, deleted)
 
 
 def _moved_from(path: str, deleted: dict[str, git.Change]) -> str | None:
@@ -279,7 +279,9 @@ def _moved_from(path: str, deleted: dict[str, git.Change]) -> str | None:
     return deleted[twin].before if twin in deleted else None
 
 
-def _deletions(top: str, prefix: str, deleted: set[str]) -> Iterator[Finding]:
+def _deletions(
+    top: str, prefix: str, deleted: dict[str, git.Change]
+) -> Iterator[Finding]:
     places = {path: place_of(path) for path in deleted}
     kept = git.folders_in_index(
         top,
@@ -289,9 +291,17 @@ def _deletions(top: str, prefix: str, deleted: set[str]) -> Iterator[Finding]:
             if history.deletion_needs_unit(place)
         },
     )
+    # What a metric file held tells whether repair took it out.
+    metrics = {
+        path: deleted[path].before
+        for path, place in places.items()
+        if history.is_metric(place) and prefix + place.unit in kept
+    }
+    blobs = git.read_blobs(top, metrics.values())
     for path, place in sorted(places.items()):
         unit_kept = prefix + place.unit in kept
-        yield from history.deleted(path, place, unit_kept)
+        before = blobs.get(metrics[path]) if path in metrics else None
+        yield from history.deleted(path, place, unit_kept, before)
 
 
 def _problem(store: str, finding: Finding) -> Problem:
