@@ -3,6 +3,8 @@ and the manual-edit rules on their own."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from janitor.checks import history
@@ -91,17 +93,46 @@ def test_the_file_limit_can_be_changed(committed):
 
 
 def test_janitor_records_and_files_outside_stores_are_skipped(committed):
+    # The state dir beside the store, with a store's copy in its trash.
     root = committed.root.parent
-    log = committed.root / ".janitor" / "audit.log"
+    log = root / ".janitor" / "audit.jsonl"
     log.parent.mkdir()
     log.write_text("pruned\n")
+    kept = root / ".janitor" / "trash" / "b1" / "store"
+    shutil.copytree(committed.root, kept)
+    kept_meta = kept / committed.experiment_id / "meta.yaml"
+    kept_meta.write_text("name:  edited\n")
     other = root / "notes.txt"
     other.write_text("x" * 100)
     git(root, "add", "-A")
-    result = hook(
-        committed, rel(committed, log), "notes.txt", "--max-file", "1"
-    )
+    given = [rel(committed, log), rel(committed, kept_meta), "notes.txt"]
+    result = hook(committed, *given, "--max-file", "1")
     assert (result.returncode, result.stdout) == (0, "")
+    result = hook(committed, "--max-file", "1")
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_a_janitor_folder_inside_a_store_is_checked(committed):
+    big = committed.run_dir(0) / "artifacts" / ".janitor" / "big.bin"
+    big.parent.mkdir()
+    big.write_bytes(b"\0" * 3000)
+    meta = committed.root / ".janitor" / "meta.yaml"
+    meta.parent.mkdir()
+    meta.write_text("name:  x\n")
+    git(committed.root.parent, "add", "-A")
+    result = hook(committed, "--max-file", "2kB")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert (
+        f"{rel(committed, big)}: large-file: 3.0 kB (3000 bytes) is over the "
+        f"file limit of 2.0 kB (run {committed.run_ids[0]}); keep large "
+        "files out of git (Git LFS, or a remote artifact store)"
+    ) in lines
+    assert (
+        f"{rel(committed, meta)}: manual-edit: meta.yaml is not in the form "
+        "MLflow writes (sorted keys, block style, as PyYAML dumps it): "
+        "edited by hand"
+    ) in lines
 
 
 def test_outside_git_only_manual_edits_are_not_checked(small_store):

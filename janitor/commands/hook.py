@@ -34,7 +34,7 @@ from janitor.store.filestore import FileStore
 from janitor.store.locate import (
     Place,
     StoreFinder,
-    is_janitor_record,
+    janitor_folder,
     place_of,
 )
 from janitor.store.metayaml import parse_meta
@@ -97,14 +97,13 @@ def _staged_paths(top: str) -> Iterator[str]:
 
 
 def locate(files: Iterable[str]) -> list[Target]:
-    """The given files that are inside a store, janitor's records left
-    out."""
+    """The given files that are inside a store. Janitor's records, in a
+    `.janitor` folder outside any store, are not; a store's copies in
+    janitor's trash are not a store of their own."""
     finder = StoreFinder()
     targets = []
     for given in files:
-        if is_janitor_record(given):
-            continue
-        root = finder.root_of(given)
+        root = finder.root_of(janitor_folder(given) or given)
         if root is None:
             logger.debug("%s: not in an MLflow store", given)
             continue
@@ -235,9 +234,7 @@ def _store_edits(store: str, given: set[str], top: str) -> Iterator[Finding]:
     prefix = "" if prefix == "." else prefix + "/"
     changes = {}
     for change in git.staged_changes(top, [prefix or "."]):
-        path = change.path[len(prefix) :]
-        if not is_janitor_record(path):
-            changes[path] = change
+        changes[change.path[len(prefix) :]] = change
     deleted = {path: c for path, c in changes.items() if c.status == "D"}
     checked = {
         path: change
