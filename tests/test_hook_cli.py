@@ -4,10 +4,13 @@ and the manual-edit rules on their own."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
+from janitor import git as git_module
 from janitor.checks import history
+from janitor.commands import hook as hook_command
 from janitor.store.locate import StoreFinder, looks_like_store_root, place_of
 from tests import mlflow_stores
 from tests.conftest import janitor, rewrite_meta
@@ -404,3 +407,96 @@ def test_only_a_rebase_may_change_a_location(was, now, rebased):
     after = f"artifact_uri: {now}\nrun_id: a\n".encode()
     found = _messages(history.modified("p", place, before, after))
     assert len(found) == (0 if rebased else 1)
+
+
+@pytest.fixture
+def registered(tmp_path):
+    """A store whose run's logged model is `clf` version 1, committed."""
+    store = mlflow_stores.build_registered_store(tmp_path / "mlruns")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "store")
+    return store
+
+
+def _version_meta(store) -> Path:
+    return store.root / "models" / "clf" / "version-1" / "meta.yaml"
+
+
+def test_deleting_a_registered_run_and_its_model_fails(registered):
+    (model,) = (
+        registered.root / registered.experiment_id / "models"
+    ).iterdir()
+    root = registered.root.parent
+    git(root, "rm", "-r", "-q", rel(registered, registered.run_dir(0)))
+    git(root, "rm", "-r", "-q", rel(registered, model))
+    # The empty folders MLflow made stay, as in no clone of the store.
+    shutil.rmtree(registered.run_dir(0))
+    shutil.rmtree(model)
+    result = hook(registered)
+    assert result.returncode == 1
+    version = rel(registered, _version_meta(registered))
+    assert result.stdout.splitlines() == [
+        f"{version}: dangling-version: version 1 of 'clf' names logged model "
+        f"{model.name}, which is not in the store; loading the version fails "
+        "without it",
+        f"{version}: dangling-version: version 1 of 'clf' names run "
+        f"{registered.run_ids[0]}, which is not in the store; loading the "
+        "version fails without it",
+        f"{version}: missing-artifacts: the model files of this version are "
+        f"gone ({model}/artifacts); loading it fails",
+    ]
+
+
+@pytest.mark.parametrize("key", ["model_id", "source"])
+def test_a_version_edited_to_name_a_missing_model_fails(registered, key):
+    value = "m-0000" if key == "model_id" else "models:/m-0000"
+    rewrite_meta(_version_meta(registered), **{key: value})
+    git(registered.root.parent, "add", "-A")
+    result = hook(registered)
+    assert result.returncode == 1
+    assert (
+        f"{rel(registered, _version_meta(registered))}: dangling-version: "
+        "version 1 of 'clf' names logged model m-0000, which is not in the "
+        "store; loading the version fails without it"
+    ) in result.stdout.splitlines()
+
+
+def test_an_alias_of_a_missing_version_fails(registered):
+    alias = registered.root / "models" / "clf" / "aliases" / "champion"
+    alias.parent.mkdir()
+    alias.write_text("7")
+    git(registered.root.parent, "add", "-A")
+    result = hook(registered)
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"{rel(registered, alias)}: dangling-version: alias 'champion' of "
+        "'clf' points at version '7', which does not exist or is deleted\n"
+    )
+
+
+def test_older_registry_damage_blocks_no_commit(registered):
+    # Damage committed before (without the hook) stays for `janitor
+    # audit`; a commit that touches other entries passes.
+    broken = registered.root / "models" / "old" / "version-1" / "meta.yaml"
+    broken.parent.mkdir(parents=True)
+    shutil.copy(_version_meta(registered), broken)
+    rewrite_meta(broken, name="old", model_id="m-0000")
+    root = registered.root.parent
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "damage")
+    _mlflow, client = mlflow_stores._client(registered.root)
+    client.set_registered_model_alias("clf", "champion", "1")
+    client.set_tag(registered.run_ids[0], "team", "risk")
+    git(root, "add", "-A")
+    result = hook(registered)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+
+
+def test_a_run_change_reads_no_registry():
+    change = git_module.Change("M", f"1/{RUN}/metrics/auc")
+    deleted = git_module.Change("D", f"1/{RUN}/tags/team")
+    found = hook_command._registry_change(
+        {change.path: change, deleted.path: deleted}
+    )
+    assert not (found.paths or found.runs or found.models)
