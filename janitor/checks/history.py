@@ -2,10 +2,13 @@
 
 MLflow adds runs and files, appends metric lines, rewrites a meta.yaml
 only to change a few keys (status, end time, stage, name...), deletes
-tags, and `mlflow gc` or `janitor prune` delete whole runs. Anything
-else in a store's history was done by hand: a param whose value
-changed, metric lines rewritten or removed, an id or start time edited,
-a meta.yaml not in the form MLflow writes, a part of a kept run deleted.
+tags, and `mlflow gc` or `janitor prune` delete whole runs. `janitor
+repair` rebases recorded locations, takes repeated and unreadable
+lines out of metric files and writes meta.yaml files again in MLflow's
+form. Anything else in a store's history was done by hand: a param
+whose value changed, metric lines rewritten or removed, an id or start
+time edited, a meta.yaml not in the form MLflow writes, a part of a
+kept run deleted.
 
 Each function gets one change (the path's `Place`, the bytes before and
 after) and yields `manual-edit` findings, errors.
@@ -17,8 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from janitor.checks.finding import Finding, Severity
+from janitor.checks.paths import local_path
 from janitor.store.locate import Place
 from janitor.store.metayaml import parse_meta
+from janitor.store.metrics import raw_line_problem
 
 CODE = "manual-edit"
 HINT = (
@@ -52,6 +57,13 @@ MUTABLE_KEYS = {
         "lifecycle_stage",
         "tags",
     },
+}
+# Recorded locations `janitor repair` rebases when a store has moved.
+LOCATION_KEYS = {
+    "artifact_location",
+    "artifact_uri",
+    "storage_location",
+    "source",
 }
 # Parts MLflow deletes from an object it keeps: tags, aliases, and (for
 # `janitor prune --action strip-artifacts`) artifacts; traces and
@@ -100,12 +112,18 @@ def deletion_needs_unit(place: Place) -> bool:
     return place.kind != "root" and not place.part.startswith(DELETABLE)
 
 
-def deleted(path: str, place: Place, unit_kept: bool) -> Iterator[Finding]:
+def deleted(
+    path: str, place: Place, unit_kept: bool, before: bytes | None = None
+) -> Iterator[Finding]:
     """A file gone from the index; ``unit_kept`` tells whether the run,
     experiment, logged model or registry entry it was part of still
-    has files."""
+    has files, ``before`` is what the file held, if known. A metric
+    file with no good line goes whole (what `janitor repair` does)."""
     if not unit_kept or not deletion_needs_unit(place):
         return
+    if before is not None and is_metric(place):
+        if _repaired_metric(before, b"", place.kind == "logged-model"):
+            return
     what = {
         "run": f"run {place.run_id}",
         "logged-model": f"logged model {place.unit.rsplit('/', 1)[-1]}",
@@ -145,10 +163,37 @@ def _meta_change(
     if old.ok and mutable is not None and place.part == "meta.yaml":
         for key in sorted(set(old.data) | set(new.data)):
             was, now = old.data.get(key, MISSING), new.data.get(key, MISSING)
-            if key not in mutable and was != now:
-                yield _finding(path, place, _key_change(key, was, now))
+            if key in mutable or was == now:
+                continue
+            if key in LOCATION_KEYS and _rebased(was, now, place):
+                continue
+            yield _finding(path, place, _key_change(key, was, now))
     if not new.canonical:
         yield _not_canonical(path, place)
+
+
+def _rebased(was: Any, now: Any, place: Place) -> bool:
+    """Whether a location moved as a rebase moves it: both local, in the
+    same form (path or file URI), the same from the experiment's folder
+    onward, under another prefix."""
+    if not (isinstance(was, str) and isinstance(now, str)):
+        return False
+    if was.startswith("file:") != now.startswith("file:"):
+        return False
+    old, new = local_path(was), local_path(now)
+    if old is None or new is None or old == new:
+        return False
+    old_parts, new_parts = old.split("/"), new.split("/")
+    for index, part in enumerate(old_parts):
+        tail = old_parts[index:]
+        if (
+            index > 0
+            and part == place.experiment_id
+            and len(new_parts) > len(tail)
+            and new_parts[-len(tail) :] == tail
+        ):
+            return True
+    return False
 
 
 def _key_change(key: str, was: Any, now: Any) -> str:
@@ -166,6 +211,8 @@ def _metric_change(
     path: str, place: Place, before: bytes, after: bytes
 ) -> Iterator[Finding]:
     if after.startswith(before):
+        return
+    if _repaired_metric(before, after, place.kind == "logged-model"):
         return
     key = place.part[len("metrics/") :]
     old_lines, new_lines = before.split(b"\n"), after.split(b"\n")
@@ -187,6 +234,32 @@ def _metric_change(
         f"metric {key!r} was cut short ({len(before)} bytes before, "
         f"{len(after)} now); MLflow only appends lines",
     )
+
+
+def is_metric(place: Place) -> bool:
+    return place.kind in ("run", "logged-model") and place.part.startswith(
+        "metrics/"
+    )
+
+
+def _repaired_metric(before: bytes, after: bytes, logged_model: bool) -> bool:
+    """Whether ``after`` is ``before`` with lines taken out as `janitor
+    repair` takes them out: exact repeats of a line kept earlier, lines
+    MLflow cannot read, and a torn last line. Nothing else changes."""
+    if after and not after.endswith(b"\n"):
+        return False
+    old_lines = before.split(b"\n")
+    old_lines.pop()  # a torn last line, always taken out, or ""
+    new_lines = after.split(b"\n")[:-1]
+    kept: set[bytes] = set()
+    position = 0
+    for line in old_lines:
+        if position < len(new_lines) and new_lines[position] == line:
+            kept.add(line)
+            position += 1
+        elif line not in kept and not raw_line_problem(line, logged_model):
+            return False
+    return position == len(new_lines)
 
 
 def _not_canonical(path: str, place: Place) -> Finding:

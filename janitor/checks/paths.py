@@ -134,11 +134,18 @@ def _path_findings(snapshot: Snapshot) -> Iterator[Finding]:
                 exp_id,
                 None,
             )
+    yield from check_version_paths(snapshot)
+
+
+def check_version_paths(
+    snapshot: Snapshot, _context: CheckContext | None = None
+) -> Iterator[Finding]:
+    """The registry versions' model files: outside the store, or gone."""
     for registered in snapshot.registered_models:
         for version in registered.versions:
             if not version.meta.ok or version.deleted:
                 continue
-            yield from _version_location(root, version.meta)
+            yield from _version_location(snapshot.root, version.meta)
 
 
 def _location(

@@ -48,6 +48,56 @@ def version_run_id(version: ModelVersion) -> str | None:
     return None
 
 
+def version_model_ids(version: ModelVersion) -> list[str]:
+    """The logged models a version names: model_id, and the id in a
+    ``models:/<model id>`` source."""
+    ids = [version.model_id] if version.model_id else []
+    source = str(version.meta.get("source") or "")
+    if source.startswith("models:/"):
+        model_id = source[len("models:/") :].rstrip("/")
+        if model_id and "/" not in model_id and model_id not in ids:
+            ids.append(model_id)
+    return ids
+
+
+@dataclass(frozen=True)
+class RegistryChange:
+    """What a commit changes that registry links depend on: registry
+    paths added, changed or deleted, and the runs and logged models it
+    deletes."""
+
+    paths: frozenset[str]
+    runs: frozenset[str]
+    models: frozenset[str]
+
+    def touches(self, folder: str) -> bool:
+        return any(path.startswith(folder + "/") for path in self.paths)
+
+
+def touched_links(
+    snapshot: Snapshot, change: RegistryChange
+) -> dict[str, ModelVersion | None]:
+    """The version meta.yaml and alias paths a change is about, each with
+    its version (None for an alias): a version changed, or naming a
+    deleted run or model; an alias changed, or its version changed."""
+    touched: dict[str, ModelVersion | None] = {}
+    for registered in snapshot.registered_models:
+        for version in registered.versions:
+            if (
+                change.touches(version.path)
+                or version_run_id(version) in change.runs
+                or change.models.intersection(version_model_ids(version))
+            ):
+                touched[version.meta.path] = version
+        for alias, target in registered.aliases.items():
+            path = f"{registered.path}/aliases/{alias}"
+            if path in change.paths or change.touches(
+                f"{registered.path}/version-{target}"
+            ):
+                touched[path] = None
+    return touched
+
+
 @dataclass
 class _Unseen:
     """What the scan could not look into: ids behind symbolic links, and
@@ -120,10 +170,8 @@ def _version_links(
     run_id = version_run_id(version)
     if run_id:
         links.append(("run", run_id, runs.get(run_id)))
-    if version.model_id:
-        links.append(
-            ("logged model", version.model_id, models.get(version.model_id)),
-        )
+    for model_id in version_model_ids(version):
+        links.append(("logged model", model_id, models.get(model_id)))
     for kind, target_id, target in links:
         if target is None:
             verdict = unseen.missing(target_id)

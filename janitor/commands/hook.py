@@ -2,12 +2,16 @@
 
 Only the runs the files belong to are read, never the whole store, so
 the hook takes the same fraction of a second on a store of any size.
-Three checks, each printed as ``path: code: message``:
+Four checks, each printed as ``path: code: message``:
 
 - integrity errors of the touched runs (what `janitor audit` reports),
 - files over the file limit (``large-file``), with the run they are in,
 - staged changes MLflow would not make, against git's HEAD
-  (``manual-edit``; see `janitor.checks.history`).
+  (``manual-edit``; see `janitor.checks.history`),
+- when the commit changes the model registry or deletes a run or a
+  logged model: the registry versions and aliases it touches, with the
+  registry checks of `janitor audit` (the registry is small; runs and
+  models are looked up by folder name, not scanned).
 
 Without FILES, the hook checks every change staged in git.
 """
@@ -18,23 +22,30 @@ import logging
 import os
 import stat
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import click
 
 from janitor import git
 from janitor.budgets import LimitSet, limits_in_force
-from janitor.checks import CheckContext, history, run_checks, run_local_checks
+from janitor.checks import (
+    CheckContext,
+    history,
+    paths,
+    registry,
+    run_checks,
+    run_local_checks,
+)
 from janitor.checks.finding import Finding, Severity
 from janitor.errors import EXIT_FINDINGS, EXIT_OK
 from janitor.policy.model import Limits
 from janitor.report import natural_size
-from janitor.store.filestore import FileStore
+from janitor.store.filestore import META, FileStore
 from janitor.store.locate import (
     Place,
     StoreFinder,
-    is_janitor_record,
+    janitor_folder,
     place_of,
 )
 from janitor.store.metayaml import parse_meta
@@ -81,10 +92,13 @@ def hook(
     snapshots = read_touched(targets)
     problems = list(integrity(snapshots))
     problems += large_files(targets, snapshots, limits)
+    staged: dict[str, dict[str, git.Change]] = {}
     if top:
-        problems += manual_edits(targets, top)
+        staged = staged_by_store(targets, top)
+        problems += manual_edits(targets, staged, top)
     else:
         logger.warning("not in a git work tree: manual edits not checked")
+    problems += registry_links(targets, staged)
     lines = sorted({problem.line() for problem in problems})
     for line in lines:
         click.echo(line)
@@ -97,14 +111,13 @@ def _staged_paths(top: str) -> Iterator[str]:
 
 
 def locate(files: Iterable[str]) -> list[Target]:
-    """The given files that are inside a store, janitor's records left
-    out."""
+    """The given files that are inside a store. Janitor's records, in a
+    `.janitor` folder outside any store, are not; a store's copies in
+    janitor's trash are not a store of their own."""
     finder = StoreFinder()
     targets = []
     for given in files:
-        if is_janitor_record(given):
-            continue
-        root = finder.root_of(given)
+        root = finder.root_of(janitor_folder(given) or given)
         if root is None:
             logger.debug("%s: not in an MLflow store", given)
             continue
@@ -215,7 +228,32 @@ def _file_size(path: str) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def manual_edits(targets: list[Target], top: str) -> list[Problem]:
+def staged_by_store(
+    targets: list[Target], top: str
+) -> dict[str, dict[str, git.Change]]:
+    """Per store of the targets, every change staged in it, by path
+    relative to the store root."""
+    staged = {}
+    for store in sorted({target.store for target in targets}):
+        prefix = _prefix(store, top)
+        staged[store] = {
+            change.path[len(prefix) :]: change
+            for change in git.staged_changes(top, [prefix or "."])
+        }
+    return staged
+
+
+def _prefix(store: str, top: str) -> str:
+    """The store root relative to the work tree's top, as a path prefix."""
+    prefix = os.path.relpath(store, top).replace(os.sep, "/")
+    return "" if prefix == "." else prefix + "/"
+
+
+def manual_edits(
+    targets: list[Target],
+    staged: dict[str, dict[str, git.Change]],
+    top: str,
+) -> list[Problem]:
     by_store: dict[str, set[str]] = defaultdict(set)
     for target in targets:
         by_store[target.store].add(target.path)
@@ -223,21 +261,17 @@ def manual_edits(targets: list[Target], top: str) -> list[Problem]:
     for store, given in sorted(by_store.items()):
         problems += [
             _problem(store, finding)
-            for finding in _store_edits(store, given, top)
+            for finding in _store_edits(store, given, staged[store], top)
         ]
     return problems
 
 
-def _store_edits(store: str, given: set[str], top: str) -> Iterator[Finding]:
+def _store_edits(
+    store: str, given: set[str], changes: dict[str, git.Change], top: str
+) -> Iterator[Finding]:
     """Check the staged changes of one store: the given files, and every
     deletion (pre-commit passes no deleted file)."""
-    prefix = os.path.relpath(store, top).replace(os.sep, "/")
-    prefix = "" if prefix == "." else prefix + "/"
-    changes = {}
-    for change in git.staged_changes(top, [prefix or "."]):
-        path = change.path[len(prefix) :]
-        if not is_janitor_record(path):
-            changes[path] = change
+    prefix = _prefix(store, top)
     deleted = {path: c for path, c in changes.items() if c.status == "D"}
     checked = {
         path: change
@@ -265,7 +299,7 @@ def _store_edits(store: str, given: set[str], top: str) -> Iterator[Finding]:
             yield from history.added(path, place, after)
         elif before != after:
             yield from history.modified(path, place, before, after)
-    yield from _deletions(top, prefix, set(deleted))
+    yield from _deletions(top, prefix, deleted)
 
 
 def _moved_from(path: str, deleted: dict[str, git.Change]) -> str | None:
@@ -279,7 +313,9 @@ def _moved_from(path: str, deleted: dict[str, git.Change]) -> str | None:
     return deleted[twin].before if twin in deleted else None
 
 
-def _deletions(top: str, prefix: str, deleted: set[str]) -> Iterator[Finding]:
+def _deletions(
+    top: str, prefix: str, deleted: dict[str, git.Change]
+) -> Iterator[Finding]:
     places = {path: place_of(path) for path in deleted}
     kept = git.folders_in_index(
         top,
@@ -289,9 +325,84 @@ def _deletions(top: str, prefix: str, deleted: set[str]) -> Iterator[Finding]:
             if history.deletion_needs_unit(place)
         },
     )
+    # What a metric file held tells whether repair took it out.
+    metrics = {
+        path: deleted[path].before
+        for path, place in places.items()
+        if history.is_metric(place) and prefix + place.unit in kept
+    }
+    blobs = git.read_blobs(top, metrics.values())
     for path, place in sorted(places.items()):
         unit_kept = prefix + place.unit in kept
-        yield from history.deleted(path, place, unit_kept)
+        before = blobs.get(metrics[path]) if path in metrics else None
+        yield from history.deleted(path, place, unit_kept, before)
+
+
+def registry_links(
+    targets: list[Target], staged: dict[str, dict[str, git.Change]]
+) -> list[Problem]:
+    """Registry versions and aliases the commit touches, checked like
+    `janitor audit` checks them, when the commit changes the registry or
+    deletes a run or logged model. Only findings about what the commit
+    touches are reported: older damage elsewhere blocks no commit."""
+    problems = []
+    for store in sorted({target.store for target in targets}):
+        if store in staged:
+            change = _registry_change(staged[store])
+        else:
+            given = {t.path for t in targets if t.store == store}
+            change = _registry_change({path: None for path in given})
+        if change.paths or change.runs or change.models:
+            problems += [
+                _problem(store, finding)
+                for finding in _store_links(store, change)
+            ]
+    return problems
+
+
+def _registry_change(
+    changes: Mapping[str, git.Change | None],
+) -> registry.RegistryChange:
+    """What in ``changes`` registry links depend on (a change of None is
+    a file given without git)."""
+    paths, runs, models = set(), set(), set()
+    for path, change in changes.items():
+        place = place_of(path)
+        if place.kind == "registry":
+            paths.add(path)
+        elif change is None or change.status != "D":
+            continue
+        elif place.kind == "run" and place.part == META and place.run_id:
+            runs.add(place.run_id)
+        elif place.kind == "logged-model" and place.part == META:
+            models.add(place.unit.rsplit("/", 1)[-1])
+    return registry.RegistryChange(
+        frozenset(paths), frozenset(runs), frozenset(models)
+    )
+
+
+def _store_links(
+    store: str, change: registry.RegistryChange
+) -> Iterator[Finding]:
+    touched = registry.touched_links(FileStore(store).read_registry(), change)
+    if not touched:
+        return
+    # The registry again, with the runs and models the versions name.
+    versions = [version for version in touched.values() if version]
+    run_ids = {registry.version_run_id(version) for version in versions}
+    model_ids = {
+        model_id
+        for version in versions
+        for model_id in registry.version_model_ids(version)
+    }
+    snapshot = FileStore(store).read_registry(
+        {run_id for run_id in run_ids if run_id}, model_ids
+    )
+    context = CheckContext(now=snapshot.scanned_at, store_root=store)
+    checks = [registry.check_registry, paths.check_version_paths]
+    for finding in run_checks(snapshot, context, checks):
+        if finding.severity >= Severity.ERROR and finding.path in touched:
+            yield finding
 
 
 def _problem(store: str, finding: Finding) -> Problem:

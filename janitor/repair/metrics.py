@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from janitor.store.metrics import TORN, line_problem
+from janitor.store.metrics import TORN, raw_line_problem
 
 
 @dataclass
@@ -41,17 +41,9 @@ def clean_metric(raw: bytes, logged_model: bool = False) -> CleanedMetric:
             cleaned.duplicates.append(number)
         else:
             seen.add(line)
-            problem = _problem(line, logged_model)
+            problem = raw_line_problem(line, logged_model)
             if problem:
                 cleaned.bad.append((number, problem))
             else:
                 cleaned.kept.append(line)
     return cleaned
-
-
-def _problem(line: bytes, logged_model: bool) -> str | None:
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        return "bytes that are not UTF-8"
-    return line_problem(text, logged_model)

@@ -8,6 +8,7 @@ for the checks to report.
 
 from __future__ import annotations
 
+import glob
 import heapq
 import os
 import re
@@ -34,6 +35,7 @@ from janitor.store.model import (
 
 TRASH = ".trash"
 REGISTRY = "models"
+LOGGED_MODELS = "models"  # inside an experiment
 META = "meta.yaml"
 EXPERIMENT_RESERVED = {"tags", "datasets", "traces", "models"}
 RUN_PARTS = {"metrics", "params", "tags", "artifacts", "inputs", "outputs"}
@@ -91,6 +93,19 @@ class FileStore:
         snapshot, and the store's totals count only what was read.
         """
         return _Scan(self.root, metrics, None).selected(runs)
+
+    def read_registry(
+        self,
+        run_ids: Iterable[str] = (),
+        model_ids: Iterable[str] = (),
+    ) -> Snapshot:
+        """Read the model registry whole, and the given runs and logged
+        models only, each found by its folder name (``<exp>/<run id>``,
+        ``<exp>/models/<model id>``, in ``.trash`` too) without walking
+        the experiments; a folder without its meta.yaml (what is left of
+        a deleted one) is not found. Metric files are sized, not
+        parsed."""
+        return _Scan(self.root, False, None).registry(run_ids, model_ids)
 
     def read_values(
         self, root_relative: str, files: dict[str, str]
@@ -177,6 +192,64 @@ class _Scan:
         for folder, names in sorted(runs.items()):
             self._add_selected(folder.strip("/"), sorted(set(names)))
         return self.snapshot
+
+    def registry(
+        self, run_ids: Iterable[str], model_ids: Iterable[str]
+    ) -> Snapshot:
+        """Read the registry and the named runs and logged models."""
+        if self._folder_mtime(REGISTRY) is not None:
+            self._scan_registry()
+        runs = self._find(run_ids, "")
+        models = self._find(model_ids, LOGGED_MODELS + "/")
+        self.selected({folder: runs.get(folder, set()) for folder in runs})
+        for folder, names in sorted(models.items()):
+            self._add_models(folder, names)
+        return self.snapshot
+
+    def _find(self, names: Iterable[str], inside: str) -> dict[str, set[str]]:
+        """Experiment folder -> those of ``names`` found in it, as
+        ``<exp>/<inside><name>`` (``<exp>`` may be ``.trash/<id>``)."""
+        found: dict[str, set[str]] = {}
+        for name in sorted(set(names)):
+            if not name or "/" in name or name.startswith("."):
+                continue  # not a folder name MLflow would write
+            for base in ("", TRASH + "/"):
+                pattern = os.path.join(
+                    glob.escape(os.path.join(self.root, base)),
+                    "*",
+                    glob.escape(inside + name),
+                )
+                for match in glob.glob(pattern):
+                    rel = os.path.relpath(match, self.root)
+                    rel = rel.replace(os.sep, "/")
+                    folder = rel[: -len("/" + inside + name)]
+                    if folder == REGISTRY:
+                        continue
+                    if os.path.islink(match):
+                        self._stray("symlink", rel, _link_target(match))
+                    elif os.path.isfile(os.path.join(match, META)):
+                        found.setdefault(folder, set()).add(name)
+        return found
+
+    def _add_models(self, folder: str, model_ids: set[str]) -> None:
+        """Logged models by id, into their experiment (read already, or
+        read here without its runs)."""
+        experiments = {exp.path: exp for exp in self.snapshot.experiments}
+        if folder not in experiments:
+            self.selected({folder: []})
+            experiments[folder] = self.snapshot.experiments[-1]
+        experiment = experiments[folder]
+        known = {model.model_id for model in experiment.logged_models}
+        for model_id in sorted(model_ids - known):
+            path = _join(folder, f"{LOGGED_MODELS}/{model_id}")
+            mtime = self._folder_mtime(path)
+            if mtime is None:
+                continue
+            experiment.logged_models.append(
+                self._logged_model(
+                    experiment.experiment_id, model_id, path, mtime
+                )
+            )
 
     # -- walking ---------------------------------------------------------
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from janitor.store.filestore import EXPERIMENT_RESERVED, META, REGISTRY, TRASH
 
-# Janitor's own records (its audit log) live in folders of this name;
-# changes to them are never checked.
+# Janitor's own records (its audit log, its trash) live in a folder of
+# this name beside a store; inside a store it is a folder like another.
 JANITOR_FOLDER = ".janitor"
 
 
@@ -119,6 +119,10 @@ def _registry_place(parts: list[str]) -> Place:
     return Place("registry", "/".join(parts[:2]), "/".join(parts[2:]))
 
 
-def is_janitor_record(path: str) -> bool:
-    """Whether a path is in one of janitor's own record folders."""
-    return JANITOR_FOLDER in path.replace(os.sep, "/").split("/")
+def janitor_folder(path: str) -> str | None:
+    """The path up to its first folder named ``.janitor``, if it has
+    one: where janitor's own records would be."""
+    parts = path.replace(os.sep, "/").split("/")
+    if JANITOR_FOLDER not in parts[:-1]:
+        return None
+    return "/".join(parts[: parts.index(JANITOR_FOLDER) + 1])

@@ -127,6 +127,16 @@ def line_problem(line: str, logged_model: bool = False) -> str | None:
     return point if isinstance(point, str) else None
 
 
+def raw_line_problem(line: bytes, logged_model: bool = False) -> str | None:
+    """`line_problem` for a line as bytes: bytes that are not UTF-8 are
+    a problem too."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes that are not UTF-8"
+    return line_problem(text, logged_model)
+
+
 def _parse_line(
     line: str,
     counts: tuple[int, ...],
