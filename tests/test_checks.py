@@ -433,3 +433,48 @@ def test_invalid_url_in_a_location_is_no_crash(small_store):
     rewrite_meta(meta, artifact_location="file://[::1/x")
     report = audit_json(small_store.root)
     assert report["summary"]["errors"] == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [(".trash", "trash-anomaly"), ("models", "foreign-folder")],
+)
+def test_reserved_folder_that_is_a_file(small_store, name, code):
+    shutil.rmtree(small_store.root / name, ignore_errors=True)
+    (small_store.root / name).write_text("oops")
+    finding = only(small_store.root, code)
+    assert (finding["severity"], finding["path"]) == ("error", name)
+
+
+def test_deep_nesting_is_no_crash(small_store):
+    folder = small_store.run_dir(0) / "artifacts"
+    for _ in range(1200):  # deeper than Python's recursion limit
+        folder = folder / "d"
+        folder.mkdir()
+    (folder / "leaf.txt").write_text("x")
+    report = audit_json(small_store.root)
+    assert report["summary"]["errors"] == 0
+
+
+def test_hard_links_count_once(small_store):
+    blob = small_store.run_dir(0) / "artifacts" / "blob.bin"
+    blob.write_bytes(b"x" * 1_000_000)
+    os.link(blob, small_store.run_dir(1) / "artifacts" / "same.bin")
+    report = audit_json(small_store.root)
+    assert 1_000_000 < report["summary"]["bytes"] < 1_100_000
+
+
+def test_crlf_line_ends_are_not_a_hand_edit(small_store):
+    # git's autocrlf on a Windows checkout.
+    meta = small_store.run_dir(0) / "meta.yaml"
+    meta.write_bytes(meta.read_bytes().replace(b"\n", b"\r\n"))
+    assert findings(small_store.root, "manual-edit") == []
+
+
+def test_huge_meta_yaml_is_malformed_not_slow(small_store):
+    meta = small_store.run_dir(0) / "meta.yaml"
+    meta.write_text("a: " + "x " * 1_000_000 + "\n")
+    assert (
+        "far more than any meta.yaml"
+        in only(small_store.root, "malformed-yaml")["message"]
+    )

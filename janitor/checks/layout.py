@@ -62,6 +62,15 @@ def _stray_finding(
             experiment_id,
             run_id,
         )
+    if kind == "not-a-folder":
+        return Finding(
+            "trash-anomaly" if path == ".trash" else "foreign-folder",
+            Severity.ERROR,
+            path,
+            f"{path} is a file where MLflow keeps a folder; MLflow fails to "
+            "list the store",
+            "move the file out of the store",
+        )
     if kind == "trash-stray":
         return Finding(
             "trash-anomaly",

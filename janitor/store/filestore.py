@@ -162,6 +162,7 @@ class _Scan:
         self.files_over = files_over
         self.snapshot = Snapshot(root=root, scanned_at=time.time())
         self.largest: list[tuple[int, str]] = []
+        self.linked: set[tuple[int, int]] = set()
         self.run_count = 0
         # Set while walking inside an experiment or a run, so strays and
         # large files carry their ids.
@@ -180,6 +181,8 @@ class _Scan:
                 self._stray("foreign-folder", entry.name, "no meta.yaml")
                 self._walk_sizes(entry.name)
             else:
+                if entry.name in (TRASH, REGISTRY):
+                    self._stray("not-a-folder", entry.name)
                 self._count_file(entry, entry.name)
         self.snapshot.largest_files = [
             LargeFile(path, size, *self._ids_of(path))
@@ -286,6 +289,12 @@ class _Scan:
             return 0, 0.0
         if not stat.S_ISREG(info.st_mode):
             return 0, info.st_mtime
+        if info.st_nlink > 1:
+            # A hard link: its bytes count once, as du counts them.
+            inode = (info.st_dev, info.st_ino)
+            if inode in self.linked:
+                return 0, info.st_mtime
+            self.linked.add(inode)
         size = info.st_size
         self.snapshot.bytes += size
         self.snapshot.files += 1
@@ -303,35 +312,43 @@ class _Scan:
             heapq.heapreplace(self.largest, (size, rel))
 
     def _walk_sizes(self, rel: str) -> tuple[int, int, float]:
-        """(bytes, files, newest mtime) of everything below a folder."""
+        """(bytes, files, newest mtime) of everything below a folder;
+        iterative, so no depth of nesting can exhaust the stack."""
         total = count = 0
         newest = _mtime(f"{self.root}/{rel}")
-        for entry in self._entries(rel):
-            path = f"{rel}/{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                size, files, mtime = self._walk_sizes(path)
-                count += files
-            else:
-                size, mtime = self._count_file(entry, path)
-                count += 1
-            total += size
-            if mtime > newest:
-                newest = mtime
+        pending = [rel]
+        while pending:
+            folder = pending.pop()
+            for entry in self._entries(folder):
+                path = f"{folder}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                    mtime = _entry_mtime(entry)
+                else:
+                    size, mtime = self._count_file(entry, path)
+                    total += size
+                    count += 1
+                if mtime > newest:
+                    newest = mtime
         return total, count, newest
 
     def _walk_files(
         self, rel: str, prefix: str = ""
     ) -> Iterator[tuple[str, str, int, float]]:
-        """(key, path, size, mtime) of files below a folder; key uses '/'."""
-        for entry in self._entries(rel):
-            path = f"{rel}/{entry.name}"
-            # Runs repeat the same keys: keep one copy of each.
-            key = sys.intern(prefix + entry.name)
-            if entry.is_dir(follow_symlinks=False):
-                yield from self._walk_files(path, key + "/")
-            else:
-                size, mtime = self._count_file(entry, path)
-                yield key, path, size, mtime
+        """(key, path, size, mtime) of files below a folder; key uses '/'.
+        Iterative, like `_walk_sizes`."""
+        pending = [(rel, prefix)]
+        while pending:
+            folder, start = pending.pop()
+            for entry in self._entries(folder):
+                path = f"{folder}/{entry.name}"
+                # Runs repeat the same keys: keep one copy of each.
+                key = sys.intern(start + entry.name)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((path, key + "/"))
+                else:
+                    size, mtime = self._count_file(entry, path)
+                    yield key, path, size, mtime
 
     def _read(self, rel: str, size: int = 0) -> bytes | None:
         try:

@@ -35,10 +35,23 @@ def dump_canonical(data: dict[str, Any], dumper: Any = FastDumper) -> str:
     )
 
 
+MAX_META_BYTES = 1_000_000
+
+
 def parse_meta(path: str, raw: bytes) -> Meta:
     """Turn the bytes of a meta.yaml into a Meta, never raising."""
     if not raw.strip():
         return Meta(path, problem=MetaProblem.EMPTY)
+    if len(raw) > MAX_META_BYTES:
+        return Meta(
+            path,
+            problem=MetaProblem.UNPARSEABLE,
+            detail=f"{len(raw)} bytes, far more than any meta.yaml MLflow "
+            "writes",
+        )
+    # A checkout with git's autocrlf turns MLflow's line ends into CRLF;
+    # MLflow reads those files alike, so they count as its own form.
+    raw = raw.replace(b"\r\n", b"\n")
     flat = parse_canonical(raw)
     if flat is not None:
         return Meta(path, data=flat)
