@@ -447,13 +447,22 @@ def test_reserved_folder_that_is_a_file(small_store, name, code):
 
 
 def test_deep_nesting_is_no_crash(small_store):
-    folder = small_store.run_dir(0) / "artifacts"
+    top = small_store.run_dir(0) / "artifacts"
+    folder = top
     for _ in range(1200):  # deeper than Python's recursion limit
         folder = folder / "d"
         folder.mkdir()
     (folder / "leaf.txt").write_text("x")
-    report = audit_json(small_store.root)
-    assert report["summary"]["errors"] == 0
+    try:
+        report = audit_json(small_store.root)
+        assert report["summary"]["errors"] == 0
+    finally:
+        # Remove it deepest first: recursive removers (pytest's own
+        # cleanup of old temporary folders) would overflow on it.
+        (folder / "leaf.txt").unlink()
+        while folder != top:
+            folder.rmdir()
+            folder = folder.parent
 
 
 def test_hard_links_count_once(small_store):

@@ -27,7 +27,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -374,17 +374,13 @@ def run_batch(
     file, keep its original and write its replacement), journaling each
     step; the errors, one line per failed item."""
     trash.save(batch)
-    errors = []
-    for item in batch.items:
-        fields = _item_fields(batch, item, action)
-        log.write(**fields, outcome="started")
-        try:
-            moved = _apply(trash, batch, item, replacements or {})
-        except (OSError, JanitorError) as exc:
-            errors.append(f"{item.path}: {exc}")
-            log.write(**fields, outcome="failed", error=str(exc))
-            continue
-        log.write(**fields, outcome="done" if moved else "already-done")
+    errors, _moved = _journaled(
+        batch,
+        batch.items,
+        log,
+        action,
+        lambda item: _apply(trash, batch, item, replacements or {}),
+    )
     batch.state = COMPLETE
     trash.save(batch)
     return errors
@@ -430,22 +426,42 @@ def restore_batch(
 ) -> tuple[list[str], int]:
     """Put every item back, last moved first: the errors, and how many
     items moved. The batch is deleted only when everything is back."""
+    errors, count = _journaled(
+        batch,
+        list(reversed(batch.items)),
+        log,
+        "restore",
+        lambda item: trash.move_back(batch, item),
+    )
+    if not errors:
+        trash.discard(batch)
+    return errors, count
+
+
+def _journaled(
+    batch: Batch,
+    items: list[Item],
+    log: AuditLog,
+    action: str,
+    step: Callable[[Item], bool],
+) -> tuple[list[str], int]:
+    """Do one step per item, each logged before ("started") and after
+    ("done", "already-done" or "failed"); the errors, one line per
+    failed item, and how many steps changed something."""
     errors = []
-    count = 0
-    for item in reversed(batch.items):
-        fields = _item_fields(batch, item, "restore")
+    changed = 0
+    for item in items:
+        fields = _item_fields(batch, item, action)
         log.write(**fields, outcome="started")
         try:
-            moved = trash.move_back(batch, item)
+            done = step(item)
         except (OSError, JanitorError) as exc:
             errors.append(f"{item.path}: {exc}")
             log.write(**fields, outcome="failed", error=str(exc))
             continue
-        count += moved
-        log.write(**fields, outcome="done" if moved else "already-done")
-    if not errors:
-        trash.discard(batch)
-    return errors, count
+        changed += done
+        log.write(**fields, outcome="done" if done else "already-done")
+    return errors, changed
 
 
 def _item_fields(batch: Batch, item: Item, action: str) -> dict[str, Any]:

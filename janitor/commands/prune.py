@@ -88,15 +88,8 @@ def prune(
         plan = build_plan(store, policy, now)
         _show(plan, store.root, now, True, output_format)
         if can_prepare(trash, store):
-            _log_for(trash, store, policy, "prune --dry-run").write(
-                prune_id=plan.prune_id,
-                action="plan",
-                dry_run=True,
-                outcome="planned",
-                runs=plan.total_runs,
-                pruned=len(plan.pruned),
-                bytes=plan.bytes_freed,
-            )
+            log = _log_for(trash, store, policy, "prune --dry-run")
+            log.write(**_plan_record(plan, dry_run=True))
         return EXIT_FINDINGS if plan.refusal else EXIT_OK
 
     trash.prepare(store.root)
@@ -169,6 +162,19 @@ def _log_for(
         policy=policy.path,
         policy_sha256=policy.sha256,
     )
+
+
+def _plan_record(plan: Plan, dry_run: bool) -> dict[str, object]:
+    """The audit record of a plan, written before anything moves."""
+    return {
+        "prune_id": plan.prune_id,
+        "action": "plan",
+        "dry_run": dry_run,
+        "outcome": "planned",
+        "runs": plan.total_runs,
+        "pruned": len(plan.pruned),
+        "bytes": plan.bytes_freed,
+    }
 
 
 def plan_items(plan: Plan, store: FileStore) -> list[Item]:
@@ -244,15 +250,7 @@ def execute(
         policy=policy.path,
     )
     log = _log_for(trash, store, policy, "prune")
-    log.write(
-        prune_id=batch.prune_id,
-        action="plan",
-        dry_run=False,
-        outcome="planned",
-        runs=plan.total_runs,
-        pruned=len(plan.pruned),
-        bytes=plan.bytes_freed,
-    )
+    log.write(**_plan_record(plan, dry_run=False))
     action = "prune" if policy.action == "delete" else "strip-artifacts"
     return carry_out(trash, batch, log, action)
 
