@@ -51,6 +51,20 @@ class AuditLog:
             os.fsync(handle.fileno())
 
 
+def plan_record(
+    batch_id: str, dry_run: bool, **details: Any
+) -> dict[str, Any]:
+    """The record of a plan (prune or repair), written before anything
+    moves; `details` says what the plan would do."""
+    return {
+        "prune_id": batch_id,
+        "action": "plan",
+        "dry_run": dry_run,
+        "outcome": "planned",
+        **details,
+    }
+
+
 def read_records(path: str) -> list[dict[str, Any]]:
     """Every record, skipping a torn last line."""
     records = []

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from janitor.actions.auditlog import AuditLog
+from janitor.actions.auditlog import AuditLog, plan_record
 from janitor.actions.lock import StoreLock
 from janitor.actions.trash import (
     IN_PROGRESS,
@@ -166,15 +166,13 @@ def _log_for(
 
 def _plan_record(plan: Plan, dry_run: bool) -> dict[str, object]:
     """The audit record of a plan, written before anything moves."""
-    return {
-        "prune_id": plan.prune_id,
-        "action": "plan",
-        "dry_run": dry_run,
-        "outcome": "planned",
-        "runs": plan.total_runs,
-        "pruned": len(plan.pruned),
-        "bytes": plan.bytes_freed,
-    }
+    return plan_record(
+        plan.prune_id,
+        dry_run,
+        runs=plan.total_runs,
+        pruned=len(plan.pruned),
+        bytes=plan.bytes_freed,
+    )
 
 
 def plan_items(plan: Plan, store: FileStore) -> list[Item]:

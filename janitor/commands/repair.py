@@ -9,7 +9,7 @@ import time
 
 import click
 
-from janitor.actions.auditlog import AuditLog
+from janitor.actions.auditlog import AuditLog, plan_record
 from janitor.actions.lock import StoreLock
 from janitor.actions.trash import (
     IN_PROGRESS,
@@ -112,14 +112,12 @@ def _log_for(trash: Trash, store: FileStore, command: str) -> AuditLog:
 
 
 def _plan_record(plan: RepairPlan, dry_run: bool) -> dict[str, object]:
-    return {
-        "prune_id": plan.repair_id,
-        "action": "plan",
-        "dry_run": dry_run,
-        "outcome": "planned",
-        "rebase": [rebase.to_dict() for rebase in plan.rebases],
+    return plan_record(
+        plan.repair_id,
+        dry_run,
+        rebase=[rebase.to_dict() for rebase in plan.rebases],
         **plan.counts(),
-    }
+    )
 
 
 def _record_dry_run(trash: Trash, store: FileStore, plan: RepairPlan) -> None:
