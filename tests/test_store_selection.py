@@ -46,13 +46,14 @@ def test_reading_one_run_lists_no_other_folder(rich_store, monkeypatch):
     experiment = max(full.experiments, key=lambda exp: len(exp.runs))
     run = experiment.runs[0]
     listed = []
-    real_scandir = os.scandir
+    real_open = os.open
 
-    def recording_scandir(path):
-        listed.append(os.path.relpath(path, rich_store))
-        return real_scandir(path)
+    def recording_open(path, flags, *args, **kwargs):
+        if flags & os.O_DIRECTORY:  # folders are opened, then listed
+            listed.append(os.path.relpath(path, rich_store))
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(filestore.os, "scandir", recording_scandir)
+    monkeypatch.setattr(filestore.os, "open", recording_open)
     store.read_runs({experiment.path: [run.run_id]})
     models = [f"{experiment.path}/models/{m}" for m in run.output_model_ids]
     assert listed, "the run was not read"

@@ -4,6 +4,7 @@ experiment."""
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -16,8 +17,10 @@ from janitor.store.model import Snapshot
 VALID = re.compile(r"^[/\w.\- :]*$")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def bad_key(name: str) -> str:
-    """Why MLflow refuses a key, or "" when it accepts it."""
+    """Why MLflow refuses a key, or "" when it accepts it (remembered:
+    every run of a store repeats the same keys)."""
     if not VALID.match(name):
         return (
             "has characters MLflow refuses (allowed: letters, digits, "

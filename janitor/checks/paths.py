@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
@@ -26,6 +27,21 @@ OUTSIDE_HINT = (
     "if the store was moved, rewrite the old prefix "
     "(`janitor repair --rebase OLD=NEW`)"
 )
+
+
+# The rest of a location MLflow wrote below the store: folder names of
+# ids and words, nothing a URL parser or normpath would change.
+_PLAIN_REST = re.compile(r"[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-]+)*\Z")
+
+
+def plainly_inside(uri: str, root: str) -> bool:
+    """Whether a location is, with no doubt, ``file://<root>/...`` of
+    plain folder names: most of a store's locations, told without
+    parsing."""
+    if not root.startswith("/") or any(c in root for c in "%;?#"):
+        return False  # the long way knows what a URL makes of those
+    prefix = f"file://{root}/"
+    return uri.startswith(prefix) and bool(_PLAIN_REST.match(uri, len(prefix)))
 
 
 def local_path(uri: str) -> str | None:
@@ -157,7 +173,7 @@ def _location(
     run_id: str | None,
 ) -> Iterator[Finding]:
     value = meta.get(key) if meta.ok else None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or plainly_inside(value, root):
         return
     path = local_path(value)
     if path is None or inside_root(path, root):

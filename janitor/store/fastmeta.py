@@ -40,6 +40,10 @@ _UNSURE = object()
 # left out, since whether one is canonical depends on the line length.
 _GOOD_KEYS: dict[str, str] = {}
 _SEEN_VALUES: dict[str, Any] = {}
+# Whole lines already read, (key, value): most lines of a run's
+# meta.yaml (stage, status, user, experiment id) repeat in every run.
+_SEEN_LINES: dict[str, tuple[str, Any]] = {}
+LINE_LENGTH = 64
 _IMMUTABLE = (str, int, bool, type(None))
 
 
@@ -54,6 +58,14 @@ def parse_canonical(raw: bytes) -> dict[str, Any] | None:
     data: dict[str, Any] = {}
     previous = ""
     for line in text[:-1].split("\n"):
+        known = _SEEN_LINES.get(line)
+        if known is not None:
+            key, value = known
+            if key <= previous:
+                return None
+            data[key] = value
+            previous = key
+            continue
         key, separator, token = line.partition(": ")
         if not separator or key <= previous:
             return None
@@ -69,6 +81,12 @@ def parse_canonical(raw: bytes) -> dict[str, Any] | None:
                 return None
             if " " not in token and isinstance(value, _IMMUTABLE):
                 value = _remember(_SEEN_VALUES, token, value)
+        if (
+            token in _SEEN_VALUES
+            and len(line) <= LINE_LENGTH
+            and len(_SEEN_LINES) < REMEMBERED
+        ):
+            _SEEN_LINES[sys.intern(line)] = (good, value)
         data[good] = value
         previous = good
     return data

@@ -42,6 +42,11 @@ RUN_PARTS = {"metrics", "params", "tags", "artifacts", "inputs", "outputs"}
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 LARGEST_FILES = 10
 PROGRESS_RUNS = 250  # inside a large experiment, report every so often
+# Folders below the root are opened without following a link, and
+# files without blocking on a FIFO swapped in since the listing.
+ROOT_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY
+DIRECTORY = ROOT_DIRECTORY | os.O_NOFOLLOW
+FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 
 Progress = Callable[[int, int], None]  # (experiments, runs) so far
 
@@ -175,7 +180,7 @@ class _Scan:
                 self._scan_trash()
             elif entry.name == REGISTRY and _is_dir(entry):
                 self._scan_registry()
-            elif _is_dir(entry) and self._experiment_like(entry):
+            elif _is_dir(entry) and self._experiment_like(entry.name):
                 self._add_experiment(entry.name, entry.name, False)
             elif _is_dir(entry):
                 self._stray("foreign-folder", entry.name, "no meta.yaml")
@@ -256,27 +261,69 @@ class _Scan:
 
     # -- walking ---------------------------------------------------------
 
-    def _entries(self, rel: str) -> Iterator[os.DirEntry[str]]:
-        """Entries of a folder, minus symlinks (recorded as strays)."""
-        full = os.path.join(self.root, rel) if rel else self.root
+    def _entries(self, rel: str) -> list[os.DirEntry[str]]:
+        """Entries of a folder, files and folders only (symlinks and
+        special files are recorded as strays)."""
+        return self._listing(rel)[0]
+
+    def _listing(
+        self, rel: str, read: str | bool = False
+    ) -> tuple[list[os.DirEntry[str]], dict[str, bytes | OSError]]:
+        """Entries of a folder by name, each already stat'ed, and the
+        contents of the regular file named ``read`` (of every one with
+        True), or why it could not be read.
+
+        Every call past the folder's own open is made relative to it:
+        looking a full path up again for each file makes processes that
+        walk one store side by side queue on the kernel's path cache.
+        """
+        full = f"{self.root}/{rel}" if rel else self.root
         try:
-            with os.scandir(full) as iterator:
-                entries = sorted(iterator, key=_name)
+            # A symlinked root is the user's choice; below it, a folder
+            # turned into a link since it was listed is not entered.
+            descriptor = os.open(full, DIRECTORY if rel else ROOT_DIRECTORY)
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
-            return
-        for entry in entries:
-            # The folder listing already says what each entry is; only
-            # the rare one that is neither file nor folder needs a look.
-            # Past this test an entry's is_dir() is known and cannot fail.
-            if _is_dir(entry) or _is_file(entry):
-                yield entry
-            elif entry.is_symlink():
-                path = _join(rel, entry.name)
-                self._stray("symlink", path, _link_target(entry.path))
-            else:
-                path = _join(rel, entry.name)
-                self._stray("unreadable", path, "a FIFO, socket or device")
+            return [], {}
+        kept: list[os.DirEntry[str]] = []
+        contents: dict[str, bytes | OSError] = {}
+        try:
+            try:
+                with os.scandir(descriptor) as iterator:
+                    entries = sorted(iterator, key=_name)
+            except OSError as exc:
+                self._stray("unreadable", rel, exc.strerror or str(exc))
+                return [], {}
+            for entry in entries:
+                name = entry.name
+                try:
+                    # Cached in the entry: later stat() calls cost nothing.
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError as exc:
+                    self._stray(
+                        "unreadable",
+                        _join(rel, name),
+                        exc.strerror or str(exc),
+                    )
+                    continue
+                if stat.S_ISDIR(mode):
+                    kept.append(entry)
+                elif stat.S_ISREG(mode):
+                    kept.append(entry)
+                    if read is True or name == read:
+                        contents[name] = _read_at(descriptor, entry)
+                elif stat.S_ISLNK(mode):
+                    target = _link_target(name, descriptor)
+                    self._stray("symlink", _join(rel, name), target)
+                else:
+                    self._stray(
+                        "unreadable",
+                        _join(rel, name),
+                        "a FIFO, socket or device",
+                    )
+        finally:
+            os.close(descriptor)
+        return kept, contents
 
     def _count_file(
         self, entry: os.DirEntry[str], rel: str
@@ -311,11 +358,13 @@ class _Scan:
         elif size > self.largest[0][0]:
             heapq.heapreplace(self.largest, (size, rel))
 
-    def _walk_sizes(self, rel: str) -> tuple[int, int, float]:
-        """(bytes, files, newest mtime) of everything below a folder;
-        iterative, so no depth of nesting can exhaust the stack."""
+    def _walk_sizes(
+        self, rel: str, newest: float = 0.0
+    ) -> tuple[int, int, float]:
+        """(bytes, files, newest mtime) of everything below a folder,
+        the folder's own mtime (``newest``) included; iterative, so no
+        depth of nesting can exhaust the stack."""
         total = count = 0
-        newest = _mtime(f"{self.root}/{rel}")
         pending = [rel]
         while pending:
             folder = pending.pop()
@@ -333,14 +382,16 @@ class _Scan:
         return total, count, newest
 
     def _walk_files(
-        self, rel: str, prefix: str = ""
-    ) -> Iterator[tuple[str, str, int, float]]:
-        """(key, path, size, mtime) of files below a folder; key uses '/'.
-        Iterative, like `_walk_sizes`."""
+        self, rel: str, prefix: str = "", read: bool = False
+    ) -> Iterator[tuple[str, str, int, float, bytes | OSError | None]]:
+        """(key, path, size, mtime, contents) of files below a folder;
+        key uses '/', contents only with ``read``. Iterative, like
+        `_walk_sizes`."""
         pending = [(rel, prefix)]
         while pending:
             folder, start = pending.pop()
-            for entry in self._entries(folder):
+            entries, contents = self._listing(folder, read)
+            for entry in entries:
                 path = f"{folder}/{entry.name}"
                 # Runs repeat the same keys: keep one copy of each.
                 key = sys.intern(start + entry.name)
@@ -348,25 +399,31 @@ class _Scan:
                     pending.append((path, key + "/"))
                 else:
                     size, mtime = self._count_file(entry, path)
-                    yield key, path, size, mtime
+                    yield key, path, size, mtime, contents.get(entry.name)
 
-    def _read(self, rel: str, size: int = 0) -> bytes | None:
-        try:
-            return read_file(f"{self.root}/{rel}", size)
-        except OSError as exc:
-            self._stray("unreadable", rel, exc.strerror or str(exc))
-            return None
-
-    def _read_meta(self, folder: str, entry: os.DirEntry[str] | None) -> Meta:
+    def _read_meta(
+        self,
+        folder: str,
+        entry: os.DirEntry[str] | None,
+        raw: bytes | OSError | None,
+    ) -> Meta:
         path = _join(folder, META)
         if entry is None:
             return missing_meta(path)
-        size = self._count_file(entry, path)[0]
-        try:
-            raw = read_file(entry.path, size)
-        except OSError as exc:
-            return unreadable_meta(path, exc)
-        return parse_meta(path, raw)
+        self._count_file(entry, path)
+        if isinstance(raw, OSError):
+            return unreadable_meta(path, raw)
+        return parse_meta(path, raw or b"")
+
+    def _children(self, rel: str) -> tuple[dict[str, os.DirEntry[str]], Meta]:
+        """A folder's entries by name, less its meta.yaml, and that
+        meta.yaml read."""
+        entries, contents = self._listing(rel, META)
+        children = {entry.name: entry for entry in entries}
+        meta = self._read_meta(
+            rel, children.pop(META, None), contents.get(META)
+        )
+        return children, meta
 
     def _stray(self, kind: str, path: str, detail: str = "") -> None:
         self.snapshot.strays.append(
@@ -388,7 +445,7 @@ class _Scan:
     def _scan_trash(self) -> None:
         for entry in self._entries(TRASH):
             path = _join(TRASH, entry.name)
-            if _is_dir(entry) and self._experiment_like(entry):
+            if _is_dir(entry) and self._experiment_like(path):
                 self._add_experiment(entry.name, path, True)
             elif _is_dir(entry):
                 self._stray("trash-stray", path, "no meta.yaml")
@@ -397,26 +454,16 @@ class _Scan:
                 self._count_file(entry, path)
                 self._stray("trash-stray", path, "a file, not an experiment")
 
-    @staticmethod
-    def _experiment_like(entry: os.DirEntry[str]) -> bool:
-        """MLflow names experiment folders by number; any other folder
-        is one only if it holds a meta.yaml."""
-        if entry.name.isdigit():
-            return True
-        return os.path.lexists(os.path.join(entry.path, META))
+    def _experiment_like(self, rel: str) -> bool:
+        return experiment_like(os.path.join(self.root, rel))
 
     def _add_experiment(
         self, experiment_id: str, rel: str, in_trash: bool
     ) -> None:
         self.experiment_id = experiment_id
         before = self.snapshot.bytes
-        children = {entry.name: entry for entry in self._entries(rel)}
-        experiment = Experiment(
-            experiment_id,
-            rel,
-            self._read_meta(rel, children.pop(META, None)),
-            in_trash=in_trash,
-        )
+        children, meta = self._children(rel)
+        experiment = Experiment(experiment_id, rel, meta, in_trash=in_trash)
         for name, entry in children.items():
             path = _join(rel, name)
             if not _is_dir(entry):
@@ -461,7 +508,8 @@ class _Scan:
         rel: str,
         folder_mtime: float,
     ) -> Run | None:
-        children = {entry.name: entry for entry in self._entries(rel)}
+        entries, contents = self._listing(rel, META)
+        children = {entry.name: entry for entry in entries}
         meta_entry = children.pop(META, None)
         subfolders = {sys.intern(n) for n, e in children.items() if _is_dir(e)}
         looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
@@ -472,7 +520,8 @@ class _Scan:
 
         self.run_count += 1
         before = self.snapshot.bytes
-        run = Run(name, experiment_id, rel, self._read_meta(rel, meta_entry))
+        meta = self._read_meta(rel, meta_entry, contents.get(META))
+        run = Run(name, experiment_id, rel, meta)
         run.subfolders = subfolders
         newest = folder_mtime
         for child, entry in children.items():
@@ -484,12 +533,14 @@ class _Scan:
                 newest = max(newest, mtime)
             elif child in ("params", "tags"):
                 files = run.param_files if child == "params" else run.tag_files
-                for key, file_path, _size, mtime in self._walk_files(path):
+                for key, file_path, _size, mtime, _ in self._walk_files(path):
                     files[key] = sys.intern(file_path[len(rel) + 1 :])
                     if mtime > newest:
                         newest = mtime
             elif child == "artifacts":
-                size, count, mtime = self._walk_sizes(path)
+                size, count, mtime = self._walk_sizes(
+                    path, _entry_mtime(entry)
+                )
                 run.artifact_bytes, run.artifact_files = size, count
                 newest = max(newest, mtime)
             else:
@@ -499,7 +550,8 @@ class _Scan:
                         for entry in self._entries(path)
                         if _is_dir(entry)
                     ]
-                newest = max(newest, self._walk_sizes(path)[2])
+                mtime = self._walk_sizes(path, _entry_mtime(entry))[2]
+                newest = max(newest, mtime)
         run.bytes = self.snapshot.bytes - before
         run.last_write = newest
         return run
@@ -509,10 +561,13 @@ class _Scan:
     ) -> tuple[dict[str, MetricSummary], float]:
         found: dict[str, MetricSummary] = {}
         newest = 0.0
-        for key, path, size, mtime in self._walk_files(rel):
+        read = self.parse_metrics
+        for key, path, size, mtime, raw in self._walk_files(rel, "", read):
             if mtime > newest:
                 newest = mtime
-            raw = self._read(path, size) if self.parse_metrics else None
+            if isinstance(raw, OSError):
+                self._stray("unreadable", path, raw.strerror or str(raw))
+                raw = None
             if raw is None:
                 found[key] = MetricSummary(key=key, path=path, size=size)
             else:
@@ -539,13 +594,8 @@ class _Scan:
         folder_mtime: float,
     ) -> LoggedModel:
         before = self.snapshot.bytes
-        children = {child.name: child for child in self._entries(path)}
-        model = LoggedModel(
-            name,
-            experiment_id,
-            path,
-            self._read_meta(path, children.pop(META, None)),
-        )
+        children, meta = self._children(path)
+        model = LoggedModel(name, experiment_id, path, meta)
         newest = folder_mtime
         for child_name, child in children.items():
             child_path = _join(path, child_name)
@@ -555,7 +605,9 @@ class _Scan:
                 model.metrics, mtime = self._metrics(child_path, True)
                 newest = max(newest, mtime)
             else:
-                size, _count, mtime = self._walk_sizes(child_path)
+                size, _count, mtime = self._walk_sizes(
+                    child_path, _entry_mtime(child)
+                )
                 if child_name == "artifacts":
                     model.artifact_bytes = size
                 newest = max(newest, mtime)
@@ -635,12 +687,8 @@ class _Scan:
             if not _is_dir(entry):
                 self._count_file(entry, path)
                 continue
-            children = {child.name: child for child in self._entries(path)}
-            model = RegisteredModel(
-                entry.name,
-                path,
-                self._read_meta(path, children.pop(META, None)),
-            )
+            children, meta = self._children(path)
+            model = RegisteredModel(entry.name, path, meta)
             for name, child in children.items():
                 child_path = _join(path, name)
                 if not _is_dir(child):
@@ -656,8 +704,7 @@ class _Scan:
             self.snapshot.registered_models.append(model)
 
     def _version(self, model_name: str, folder: str, rel: str) -> ModelVersion:
-        children = {child.name: child for child in self._entries(rel)}
-        meta = self._read_meta(rel, children.pop(META, None))
+        children, meta = self._children(rel)
         for name, child in children.items():
             path = _join(rel, name)
             if _is_dir(child):
@@ -668,29 +715,44 @@ class _Scan:
 
     def _aliases(self, rel: str) -> dict[str, str]:
         aliases = {}
-        for key, path, _size, _mtime in self._walk_files(rel):
-            raw = self._read(path)
-            if raw is not None:
+        for key, path, _size, _mtime, raw in self._walk_files(rel, "", True):
+            if isinstance(raw, OSError):
+                self._stray("unreadable", path, raw.strerror or str(raw))
+            elif raw is not None:
                 aliases[key] = raw.decode("utf-8", "replace").strip()
         return aliases
 
 
-def read_file(path: str, size_hint: int = 0) -> bytes:
-    """A whole file, in one read when the size is known: fewer system
-    calls than a Python file object for the many small files."""
-    descriptor = os.open(path, os.O_RDONLY)
+def _read_at(descriptor: int, entry: os.DirEntry[str]) -> bytes | OSError:
+    """A regular file of an open folder, whole, in one read when its size
+    is known; or why it could not be read."""
     try:
-        chunk = os.read(descriptor, size_hint + 1 if size_hint else 65536)
+        size = entry.stat(follow_symlinks=False).st_size
+        handle = os.open(entry.name, FILE, dir_fd=descriptor)
+    except OSError as exc:
+        return exc
+    try:
+        chunk = os.read(handle, size + 1 if size else 65536)
         # A regular file reads short only at its end.
-        if size_hint and len(chunk) <= size_hint:
+        if size and len(chunk) <= size:
             return chunk
         chunks = [chunk]
         while chunk:
-            chunk = os.read(descriptor, 1 << 20)
+            chunk = os.read(handle, 1 << 20)
             chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        return exc
     finally:
-        os.close(descriptor)
-    return b"".join(chunks)
+        os.close(handle)
+
+
+def experiment_like(path: str) -> bool:
+    """MLflow names experiment folders by number; any other folder is
+    one only if it holds a meta.yaml."""
+    if os.path.basename(path).isdigit():
+        return True
+    return os.path.lexists(os.path.join(path, META))
 
 
 def _join(folder: str, name: str) -> str:
@@ -701,9 +763,9 @@ def _name(entry: os.DirEntry[str]) -> str:
     return entry.name
 
 
-def _link_target(path: str) -> str:
+def _link_target(path: str, folder: int | None = None) -> str:
     try:
-        return os.readlink(path)
+        return os.readlink(path, dir_fd=folder)
     except OSError:
         return "?"
 
@@ -725,12 +787,5 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
 def _entry_mtime(entry: os.DirEntry[str]) -> float:
     try:
         return entry.stat(follow_symlinks=False).st_mtime
-    except OSError:
-        return 0.0
-
-
-def _mtime(path: str) -> float:
-    try:
-        return os.lstat(path).st_mtime
     except OSError:
         return 0.0

@@ -35,6 +35,7 @@ from janitor.store.filestore import (
     TRASH,
     Progress,
     _Scan,
+    experiment_like,
 )
 from janitor.store.model import Experiment, LargeFile, Snapshot, Stray
 
@@ -102,10 +103,10 @@ def experiment_jobs(root: str) -> list[_Job]:
     for entry in _folders(root):
         if entry.name == TRASH:
             for deleted in _folders(entry.path):
-                if _Scan._experiment_like(deleted):
+                if experiment_like(deleted.path):
                     rel = f"{TRASH}/{deleted.name}"
                     jobs.append(_job(deleted, rel, True))
-        elif entry.name != REGISTRY and _Scan._experiment_like(entry):
+        elif entry.name != REGISTRY and experiment_like(entry.path):
             jobs.append(_job(entry, entry.name, False))
     return jobs
 
