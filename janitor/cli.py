@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import sys
@@ -487,6 +488,9 @@ def hook(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn JanitorError into a one-line message."""
+    # One command per process, building a million objects and no cycle:
+    # the cycle collector would only walk them over and over.
+    gc.disable()
     for stream in (sys.stdout, sys.stderr):
         # File names need not be valid UTF-8; never crash printing them.
         reconfigure = getattr(stream, "reconfigure", None)

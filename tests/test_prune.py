@@ -88,6 +88,9 @@ def test_dry_run_json_lists_every_run_with_its_decision(store):
     assert decisions[ids["r0"]]["decision"] == "prune"
     assert decisions[ids["r0"]]["rule"] == "prune.status: FAILED"
     assert decisions[ids["r1"]]["keep_reasons"] == ["keep.registered: prod v1"]
+    # The ranked metric's latest value was read: r5 ties r1 and is newer.
+    (reason,) = decisions[ids["r5"]]["keep_reasons"]
+    assert reason.startswith("keep.top_n") and "ROC_AUC" in reason
     assert decisions[ids["c"]]["decision"] == "prune"
     assert document["summary"]["pruned"] == 4
 

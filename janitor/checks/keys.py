@@ -40,8 +40,8 @@ def check_keys(
         for run in experiment.runs:
             groups = (
                 ("metric", "metrics", run.metrics),
-                ("param", "params", run.param_files),
-                ("tag", "tags", run.tag_files),
+                ("param", "params", run.param_keys),
+                ("tag", "tags", run.tag_keys),
             )
             for what, folder, keys in groups:
                 for key in keys:

@@ -133,7 +133,7 @@ def _path_findings(snapshot: Snapshot) -> Iterator[Finding]:
                 exp_id,
                 run.run_id,
             )
-            history = "mlflow.log-model.history" in run.tag_files
+            history = "mlflow.log-model.history" in run.tag_keys
             if history and not experiment.in_trash:
                 yield from _logged_model_history(
                     root,

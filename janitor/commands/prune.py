@@ -40,19 +40,17 @@ def load(policy_path: str) -> Policy:
 
 
 def build_plan(store: FileStore, policy: Policy, now: float) -> Plan:
-    snapshot = store.scan(metrics=True)
+    # Every metric file is validated (a run with a bad one is
+    # protected); only the ranked ones need their latest value.
+    snapshot = store.scan(metrics=True, latest=policy.ranked_metrics())
     context = CheckContext(now=now, store_root=store.root)
     findings = run_checks(snapshot, context)
 
     def read_tags(run: Run, keys: object) -> dict[str, str]:
-        wanted = {
-            key: run.tag_files[key]
-            for key in keys  # type: ignore
-            if key in run.tag_files
-        }
+        wanted = [key for key in keys if key in run.tag_keys]  # type: ignore
         return {
             k: v.strip() if k == "mlflow.parentRunId" else v
-            for k, v in store.read_values(run.path, wanted).items()
+            for k, v in store.read_values(run.path, "tags", wanted).items()
         }
 
     return make_plan(snapshot, policy, findings, read_tags, now)

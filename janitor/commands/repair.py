@@ -38,7 +38,7 @@ def plan_for(
     store: FileStore, request: RebaseRequest
 ) -> tuple[RepairPlan, Snapshot, list[Finding]]:
     """Scan, check and plan: the plan with what it was made from."""
-    snapshot = store.scan(metrics=True)
+    snapshot = store.scan(metrics=True, latest=())
     now = time.time()
     findings = run_checks(snapshot, CheckContext(now, store_root=store.root))
     files = StoreFiles(store.root)

@@ -309,7 +309,7 @@ def _keep_parents(
     pending = [d for d in decisions.values() if d.keep_reasons or d.protected]
     while pending:
         child = pending.pop()
-        if PARENT_TAG not in child.run.tag_files:
+        if PARENT_TAG not in child.run.tag_keys:
             continue
         parent_id = read_tags(child.run, [PARENT_TAG]).get(PARENT_TAG, "")
         parent = decisions.get(parent_id.strip())

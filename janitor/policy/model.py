@@ -75,6 +75,11 @@ class Policy:
     safety: Safety = field(default_factory=Safety)
     experiments: list[ExperimentOverride] = field(default_factory=list)
 
+    def ranked_metrics(self) -> set[str]:
+        """The metrics some top_n rule ranks runs by."""
+        rules = [self.keep, *(override.keep for override in self.experiments)]
+        return {top.metric for keep in rules for top in keep.top_n}
+
     def for_experiment(self, name: str) -> ExperimentOverride:
         """The rules in force for one experiment: the first override whose
         glob matches its name, else the top-level rules."""

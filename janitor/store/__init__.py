@@ -7,7 +7,7 @@ Checks, policies and reports depend only on `Store` and the objects in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
@@ -27,6 +27,7 @@ class Store(Protocol):
         metrics: bool = True,
         progress: Progress | None = None,
         files_over: int | None = None,
+        latest: Collection[str] | None = None,
     ) -> Snapshot: ...
 
     def read_runs(

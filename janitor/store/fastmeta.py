@@ -27,6 +27,8 @@ QUOTED_INTEGER = re.compile(r"'(?:0|[1-9][0-9]*)'\Z")
 # never quotes; single spaces only between two other characters.
 _PLAIN_CHAR = r"[A-Za-z0-9_./:@+=%~\-\u0080-\U0010ffff]"
 PLAIN = re.compile(rf"[A-Za-z0-9_/](?:{_PLAIN_CHAR}| (?={_PLAIN_CHAR}))*\Z")
+# The same for a token without a space (ids, locations): much faster.
+PLAIN_WORD = re.compile(rf"[A-Za-z0-9_/]{_PLAIN_CHAR}*\Z")
 # The dumper folds a plain string at a space past this column.
 FOLD_COLUMN = 80
 
@@ -127,7 +129,8 @@ def _shared(text: str) -> str:
 
 
 def _plain_string(token: str, line_length: int) -> bool:
-    if not PLAIN.match(token) or ": " in token or token.endswith(":"):
+    pattern = PLAIN if " " in token else PLAIN_WORD
+    if not pattern.match(token) or ": " in token or token.endswith(":"):
         return False
     if " " in token and line_length > FOLD_COLUMN:
         return False

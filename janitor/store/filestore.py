@@ -8,14 +8,18 @@ for the checks to report.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import glob
 import heapq
+import operator
 import os
 import re
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from janitor.errors import StoreError
 from janitor.store.metayaml import missing_meta, parse_meta, unreadable_meta
@@ -47,6 +51,9 @@ PROGRESS_RUNS = 250  # inside a large experiment, report every so often
 ROOT_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY
 DIRECTORY = ROOT_DIRECTORY | os.O_NOFOLLOW
 FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+BY_NAME = operator.attrgetter("name")
+SPECIAL = "a FIFO, socket or device"
+S_ISDIR, S_ISREG, S_ISLNK = stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK
 
 Progress = Callable[[int, int], None]  # (experiments, runs) so far
 
@@ -64,23 +71,30 @@ class FileStore:
         metrics: bool = True,
         progress: Progress | None = None,
         files_over: int | None = None,
+        latest: Collection[str] | None = None,
     ) -> Snapshot:
         """Read the whole store.
 
         With ``metrics`` false, metric files are only sized, not parsed
-        (what the size gate needs). With ``files_over``, every file larger
-        than that many bytes is listed in ``Snapshot.large_files``. A
-        large store is read by several processes, one experiment each,
-        with the same result.
+        (what the size gate needs); with ``latest``, every metric file is
+        still validated but only the metrics so named get their latest
+        value worked out (None: all). With ``files_over``, every file
+        larger than that many bytes is listed in
+        ``Snapshot.large_files``. A large store is read by several
+        processes, one experiment each, with the same result.
         """
         from janitor.store import parallel
 
+        options = ScanOptions(
+            metrics,
+            None if latest is None else frozenset(latest),
+            files_over,
+        )
         plan = parallel.plan(self.root)
-        if plan.workers > 1:
-            return parallel.scan(
-                self.root, metrics, progress, plan, files_over
-            )
-        return _Scan(self.root, metrics, progress, files_over).run()
+        with collector_paused():
+            if plan.workers > 1:
+                return parallel.scan(self.root, options, progress, plan)
+            return _Scan(self.root, options, progress).run()
 
     def read_runs(
         self,
@@ -97,7 +111,7 @@ class FileStore:
         same checks apply; what was not asked for is not in the
         snapshot, and the store's totals count only what was read.
         """
-        return _Scan(self.root, metrics, None).selected(runs)
+        return _Scan(self.root, ScanOptions(metrics), None).selected(runs)
 
     def read_registry(
         self,
@@ -110,15 +124,16 @@ class FileStore:
         the experiments; a folder without its meta.yaml (what is left of
         a deleted one) is not found. Metric files are sized, not
         parsed."""
-        return _Scan(self.root, False, None).registry(run_ids, model_ids)
+        scan = _Scan(self.root, ScanOptions(metrics=False), None)
+        return scan.registry(run_ids, model_ids)
 
     def read_values(
-        self, root_relative: str, files: dict[str, str]
+        self, root_relative: str, folder: str, keys: Iterable[str]
     ) -> dict[str, str]:
-        """The contents of params or tags files, by key."""
+        """The contents of params or tags files (``folder``), by key."""
         values = {}
-        for key, path in files.items():
-            full = os.path.join(self.root, root_relative, path)
+        for key in keys:
+            full = os.path.join(self.root, root_relative, folder, key)
             try:
                 with open(full, encoding="utf-8", errors="replace") as handle:
                     values[key] = handle.read()
@@ -127,10 +142,25 @@ class FileStore:
         return values
 
     def run_tags(self, run: Run) -> dict[str, str]:
-        return self.read_values(run.path, run.tag_files)
+        return self.read_values(run.path, "tags", run.tag_keys)
 
     def run_params(self, run: Run) -> dict[str, str]:
-        return self.read_values(run.path, run.param_files)
+        return self.read_values(run.path, "params", run.param_keys)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Without the cycle collector while a store is read. A scan makes a
+    million objects and no cycle; each collection walks all of them,
+    and that made reading five times slower. Forked workers inherit
+    the pause."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def open_file_store(root: str) -> FileStore:
@@ -151,22 +181,48 @@ def open_file_store(root: str) -> FileStore:
     return FileStore(root)
 
 
+@dataclass(frozen=True)
+class ScanOptions:
+    """What a scan reads beyond sizes (see `FileStore.scan`)."""
+
+    metrics: bool = True
+    latest: frozenset[str] | None = None
+    files_over: int | None = None
+
+
+class _Folder:
+    """One folder as listed: subfolder name -> mtime, regular file name
+    -> bytes counted (0 for a hard link counted already), the newest
+    mtime among them, and the file contents asked for."""
+
+    __slots__ = ("contents", "files", "folders", "newest")
+
+    def __init__(self) -> None:
+        self.folders: dict[str, float] = {}
+        self.files: dict[str, int] = {}
+        self.contents: dict[str, bytes | OSError] = {}
+        self.newest = 0.0
+
+
 class _Scan:
     """One walk of the tree; keeps the counters the Snapshot needs."""
 
     def __init__(
         self,
         root: str,
-        metrics: bool,
+        options: ScanOptions,
         progress: Progress | None,
-        files_over: int | None = None,
     ) -> None:
         self.root = root
-        self.parse_metrics = metrics
+        self.options = options
+        self.parse_metrics = options.metrics
         self.progress = progress
-        self.files_over = files_over
+        self.files_over = options.files_over
         self.snapshot = Snapshot(root=root, scanned_at=time.time())
         self.largest: list[tuple[int, str]] = []
+        # Files smaller than this cannot be among the largest: their
+        # path is not even made.
+        self.floor = 0
         self.linked: set[tuple[int, int]] = set()
         self.run_count = 0
         # Set while walking inside an experiment or a run, so strays and
@@ -175,20 +231,20 @@ class _Scan:
         self.run_id: str | None = None
 
     def run(self) -> Snapshot:
-        for entry in self._entries(""):
-            if entry.name == TRASH and _is_dir(entry):
+        top = self._listing("")
+        for name in top.files:
+            if name in (TRASH, REGISTRY):
+                self._stray("not-a-folder", name)
+        for name, mtime in top.folders.items():
+            if name == TRASH:
                 self._scan_trash()
-            elif entry.name == REGISTRY and _is_dir(entry):
+            elif name == REGISTRY:
                 self._scan_registry()
-            elif _is_dir(entry) and self._experiment_like(entry.name):
-                self._add_experiment(entry.name, entry.name, False)
-            elif _is_dir(entry):
-                self._stray("foreign-folder", entry.name, "no meta.yaml")
-                self._walk_sizes(entry.name)
+            elif self._experiment_like(name):
+                self._add_experiment(name, name, False)
             else:
-                if entry.name in (TRASH, REGISTRY):
-                    self._stray("not-a-folder", entry.name)
-                self._count_file(entry, entry.name)
+                self._stray("foreign-folder", name, "no meta.yaml")
+                self._walk_sizes(name, mtime)
         self.snapshot.largest_files = [
             LargeFile(path, size, *self._ids_of(path))
             for size, path in sorted(self.largest, reverse=True)
@@ -261,22 +317,17 @@ class _Scan:
 
     # -- walking ---------------------------------------------------------
 
-    def _entries(self, rel: str) -> list[os.DirEntry[str]]:
-        """Entries of a folder, files and folders only (symlinks and
-        special files are recorded as strays)."""
-        return self._listing(rel)[0]
-
-    def _listing(
-        self, rel: str, read: str | bool = False
-    ) -> tuple[list[os.DirEntry[str]], dict[str, bytes | OSError]]:
-        """Entries of a folder by name, each already stat'ed, and the
-        contents of the regular file named ``read`` (of every one with
-        True), or why it could not be read.
+    def _listing(self, rel: str, read: str | bool = False) -> _Folder:
+        """A folder's entries, sorted by name: its subfolders, and its
+        regular files, counted into the totals as they are listed; with
+        ``read``, the contents of the file so named (of every file with
+        True). Links and special files are recorded as strays.
 
         Every call past the folder's own open is made relative to it:
         looking a full path up again for each file makes processes that
         walk one store side by side queue on the kernel's path cache.
         """
+        listing = _Folder()
         full = f"{self.root}/{rel}" if rel else self.root
         try:
             # A symlinked root is the user's choice; below it, a folder
@@ -284,146 +335,156 @@ class _Scan:
             descriptor = os.open(full, DIRECTORY if rel else ROOT_DIRECTORY)
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
-            return [], {}
-        kept: list[os.DirEntry[str]] = []
-        contents: dict[str, bytes | OSError] = {}
+            return listing
         try:
-            try:
-                with os.scandir(descriptor) as iterator:
-                    entries = sorted(iterator, key=_name)
-            except OSError as exc:
-                self._stray("unreadable", rel, exc.strerror or str(exc))
-                return [], {}
+            with os.scandir(descriptor) as iterator:
+                entries = sorted(iterator, key=BY_NAME)
+        except OSError as exc:
+            self._stray("unreadable", rel, exc.strerror or str(exc))
+            entries = []
+        # The loop every file of the store goes through: kept flat.
+        folders, files = listing.folders, listing.files
+        newest = 0.0
+        total = count = 0
+        floor, files_over = self.floor, self.files_over
+        try:
             for entry in entries:
                 name = entry.name
                 try:
-                    # Cached in the entry: later stat() calls cost nothing.
-                    mode = entry.stat(follow_symlinks=False).st_mode
+                    info = entry.stat(follow_symlinks=False)
                 except OSError as exc:
-                    self._stray(
-                        "unreadable",
-                        _join(rel, name),
-                        exc.strerror or str(exc),
-                    )
+                    path = f"{rel}/{name}" if rel else name
+                    self._stray("unreadable", path, exc.strerror or str(exc))
                     continue
-                if stat.S_ISDIR(mode):
-                    kept.append(entry)
-                elif stat.S_ISREG(mode):
-                    kept.append(entry)
+                mode = info.st_mode
+                if S_ISDIR(mode):
+                    folders[name] = info.st_mtime
+                elif S_ISREG(mode):
+                    size = info.st_size
                     if read is True or name == read:
-                        contents[name] = _read_at(descriptor, entry)
-                elif stat.S_ISLNK(mode):
-                    target = _link_target(name, descriptor)
-                    self._stray("symlink", _join(rel, name), target)
+                        listing.contents[name] = _read_at(
+                            descriptor, name, size
+                        )
+                    if info.st_nlink > 1 and not self._first_link(info):
+                        size = 0  # a hard link's bytes count once, as du
+                    else:
+                        total += size
+                        count += 1
+                        if size >= floor or (
+                            files_over is not None and size > files_over
+                        ):
+                            self._large(f"{rel}/{name}" if rel else name, size)
+                            floor = self.floor
+                    files[name] = size
                 else:
-                    self._stray(
-                        "unreadable",
-                        _join(rel, name),
-                        "a FIFO, socket or device",
-                    )
+                    path = f"{rel}/{name}" if rel else name
+                    if S_ISLNK(mode):
+                        target = _link_target(name, descriptor)
+                        self._stray("symlink", path, target)
+                    else:
+                        self._stray("unreadable", path, SPECIAL)
+                    continue
+                if info.st_mtime > newest:
+                    newest = info.st_mtime
         finally:
             os.close(descriptor)
-        return kept, contents
+            self.snapshot.bytes += total
+            self.snapshot.files += count
+        listing.newest = newest
+        return listing
 
-    def _count_file(
-        self, entry: os.DirEntry[str], rel: str
-    ) -> tuple[int, float]:
-        """Add a regular file to the totals; (size, mtime)."""
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError as exc:
-            self._stray("unreadable", rel, exc.strerror or str(exc))
-            return 0, 0.0
-        if not stat.S_ISREG(info.st_mode):
-            return 0, info.st_mtime
-        if info.st_nlink > 1:
-            # A hard link: its bytes count once, as du counts them.
-            inode = (info.st_dev, info.st_ino)
-            if inode in self.linked:
-                return 0, info.st_mtime
-            self.linked.add(inode)
-        size = info.st_size
-        self.snapshot.bytes += size
-        self.snapshot.files += 1
+    def _first_link(self, info: os.stat_result) -> bool:
+        inode = (info.st_dev, info.st_ino)
+        if inode in self.linked:
+            return False
+        self.linked.add(inode)
+        return True
+
+    def _large(self, rel: str, size: int) -> None:
         if self.files_over is not None and size > self.files_over:
             self.snapshot.large_files.append(
                 LargeFile(rel, size, *self._ids_of(rel))
             )
-        self._offer_largest(size, rel)
-        return size, info.st_mtime
+        if size >= self.floor:
+            self._offer_largest(size, rel)
 
     def _offer_largest(self, size: int, rel: str) -> None:
-        if len(self.largest) < LARGEST_FILES:
-            heapq.heappush(self.largest, (size, rel))
-        elif size > self.largest[0][0]:
-            heapq.heapreplace(self.largest, (size, rel))
+        largest = self.largest
+        if len(largest) < LARGEST_FILES:
+            heapq.heappush(largest, (size, rel))
+        elif size > largest[0][0]:
+            heapq.heapreplace(largest, (size, rel))
+        if len(largest) == LARGEST_FILES:
+            self.floor = largest[0][0] + 1  # a tie would not get in
 
     def _walk_sizes(
-        self, rel: str, newest: float = 0.0
+        self, rel: str, newest: float = 0.0, top: _Folder | None = None
     ) -> tuple[int, int, float]:
         """(bytes, files, newest mtime) of everything below a folder,
-        the folder's own mtime (``newest``) included; iterative, so no
-        depth of nesting can exhaust the stack."""
+        the folder's own mtime (``newest``) included; ``top`` is its
+        listing when already made. Iterative, so no depth of nesting can
+        exhaust the stack."""
         total = count = 0
-        pending = [rel]
-        while pending:
-            folder = pending.pop()
-            for entry in self._entries(folder):
-                path = f"{folder}/{entry.name}"
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(path)
-                    mtime = _entry_mtime(entry)
-                else:
-                    size, mtime = self._count_file(entry, path)
-                    total += size
-                    count += 1
-                if mtime > newest:
-                    newest = mtime
-        return total, count, newest
+        listing = self._listing(rel) if top is None else top
+        pending: list[str] = []
+        while True:
+            total += sum(listing.files.values())
+            count += len(listing.files)
+            if listing.newest > newest:
+                newest = listing.newest
+            pending.extend(f"{rel}/{name}" for name in listing.folders)
+            if not pending:
+                return total, count, newest
+            rel = pending.pop()
+            listing = self._listing(rel)
 
     def _walk_files(
-        self, rel: str, prefix: str = "", read: bool = False
-    ) -> Iterator[tuple[str, str, int, float, bytes | OSError | None]]:
-        """(key, path, size, mtime, contents) of files below a folder;
-        key uses '/', contents only with ``read``. Iterative, like
-        `_walk_sizes`."""
-        pending = [(rel, prefix)]
+        self, rel: str, read: bool = False
+    ) -> tuple[list[tuple[str, str, int, bytes | OSError | None]], float]:
+        """(key, path, size, contents) of every file below a folder, key
+        with '/', contents only with ``read``; and the newest mtime
+        there. Iterative, like `_walk_sizes`."""
+        found = []
+        newest = 0.0
+        pending = [(rel, "")]
         while pending:
             folder, start = pending.pop()
-            entries, contents = self._listing(folder, read)
-            for entry in entries:
-                path = f"{folder}/{entry.name}"
+            listing = self._listing(folder, read)
+            if listing.newest > newest:
+                newest = listing.newest
+            contents = listing.contents
+            for name, size in listing.files.items():
                 # Runs repeat the same keys: keep one copy of each.
-                key = sys.intern(start + entry.name)
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((path, key + "/"))
-                else:
-                    size, mtime = self._count_file(entry, path)
-                    yield key, path, size, mtime, contents.get(entry.name)
+                key = sys.intern(start + name)
+                found.append(
+                    (key, f"{folder}/{name}", size, contents.get(name))
+                )
+            for name in listing.folders:
+                pending.append((f"{folder}/{name}", f"{start}{name}/"))
+        return found, newest
 
-    def _read_meta(
-        self,
-        folder: str,
-        entry: os.DirEntry[str] | None,
-        raw: bytes | OSError | None,
-    ) -> Meta:
+    def _keys(self, rel: str) -> tuple[tuple[str, ...], float]:
+        """The keys of the files below a folder, one shared copy of each
+        (runs repeat them), and the newest mtime there."""
+        listing = self._listing(rel)
+        keys = tuple(map(sys.intern, listing.files))
+        newest = listing.newest
+        for name in listing.folders:  # nested keys, rare
+            found, mtime = self._walk_files(f"{rel}/{name}")
+            nested = (sys.intern(f"{name}/{key}") for key, *_ in found)
+            keys += tuple(nested)
+            newest = max(newest, mtime)
+        return keys, newest
+
+    def _meta(self, folder: str, listing: _Folder) -> Meta:
+        """The meta.yaml of a folder listed with ``read=META``."""
         path = _join(folder, META)
-        if entry is None:
+        if META not in listing.files:
             return missing_meta(path)
-        self._count_file(entry, path)
+        raw = listing.contents.get(META, b"")
         if isinstance(raw, OSError):
             return unreadable_meta(path, raw)
-        return parse_meta(path, raw or b"")
-
-    def _children(self, rel: str) -> tuple[dict[str, os.DirEntry[str]], Meta]:
-        """A folder's entries by name, less its meta.yaml, and that
-        meta.yaml read."""
-        entries, contents = self._listing(rel, META)
-        children = {entry.name: entry for entry in entries}
-        meta = self._read_meta(
-            rel, children.pop(META, None), contents.get(META)
-        )
-        return children, meta
+        return parse_meta(path, raw)
 
     def _stray(self, kind: str, path: str, detail: str = "") -> None:
         self.snapshot.strays.append(
@@ -443,16 +504,17 @@ class _Scan:
     # -- experiments and runs --------------------------------------------
 
     def _scan_trash(self) -> None:
-        for entry in self._entries(TRASH):
-            path = _join(TRASH, entry.name)
-            if _is_dir(entry) and self._experiment_like(path):
-                self._add_experiment(entry.name, path, True)
-            elif _is_dir(entry):
-                self._stray("trash-stray", path, "no meta.yaml")
-                self._walk_sizes(path)
+        trash = self._listing(TRASH)
+        for name in trash.files:
+            path = f"{TRASH}/{name}"
+            self._stray("trash-stray", path, "a file, not an experiment")
+        for name, mtime in trash.folders.items():
+            path = f"{TRASH}/{name}"
+            if self._experiment_like(path):
+                self._add_experiment(name, path, True)
             else:
-                self._count_file(entry, path)
-                self._stray("trash-stray", path, "a file, not an experiment")
+                self._stray("trash-stray", path, "no meta.yaml")
+                self._walk_sizes(path, mtime)
 
     def _experiment_like(self, rel: str) -> bool:
         return experiment_like(os.path.join(self.root, rel))
@@ -462,20 +524,19 @@ class _Scan:
     ) -> None:
         self.experiment_id = experiment_id
         before = self.snapshot.bytes
-        children, meta = self._children(rel)
+        listing = self._listing(rel, META)
+        meta = self._meta(rel, listing)
         experiment = Experiment(experiment_id, rel, meta, in_trash=in_trash)
-        for name, entry in children.items():
-            path = _join(rel, name)
-            if not _is_dir(entry):
-                self._count_file(entry, path)
-            elif name == "models":
+        for name, mtime in listing.folders.items():
+            path = f"{rel}/{name}"
+            if name == "models":
                 experiment.logged_models.extend(
                     self._logged_models(experiment_id, path)
                 )
             elif name in EXPERIMENT_RESERVED:
-                self._walk_sizes(path)
+                self._walk_sizes(path, mtime)
             else:
-                run = self._run(experiment_id, name, path, _entry_mtime(entry))
+                run = self._run(experiment_id, name, path, mtime)
                 if run is not None:
                     experiment.runs.append(run)
                 if self.progress and self.run_count % PROGRESS_RUNS == 0:
@@ -508,50 +569,39 @@ class _Scan:
         rel: str,
         folder_mtime: float,
     ) -> Run | None:
-        entries, contents = self._listing(rel, META)
-        children = {entry.name: entry for entry in entries}
-        meta_entry = children.pop(META, None)
-        subfolders = {sys.intern(n) for n, e in children.items() if _is_dir(e)}
+        before = self.snapshot.bytes
+        listing = self._listing(rel, META)
+        subfolders = {sys.intern(child) for child in listing.folders}
         looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
-        if meta_entry is None and not looks_like_run:
+        if META not in listing.files and not looks_like_run:
             self._stray("foreign-folder", rel, "no meta.yaml and not a run")
-            self._walk_sizes(rel)
+            self._walk_sizes(rel, folder_mtime, listing)
             return None
 
         self.run_count += 1
-        before = self.snapshot.bytes
-        meta = self._read_meta(rel, meta_entry, contents.get(META))
-        run = Run(name, experiment_id, rel, meta)
+        run = Run(name, experiment_id, rel, self._meta(rel, listing))
         run.subfolders = subfolders
-        newest = folder_mtime
-        for child, entry in children.items():
-            path = _join(rel, child)
-            if not _is_dir(entry):
-                newest = max(newest, self._count_file(entry, path)[1])
-            elif child == "metrics":
+        newest = max(folder_mtime, listing.newest)
+        for child, child_mtime in listing.folders.items():
+            path = f"{rel}/{child}"
+            if child == "metrics":
                 run.metrics, mtime = self._metrics(path, False)
-                newest = max(newest, mtime)
             elif child in ("params", "tags"):
-                files = run.param_files if child == "params" else run.tag_files
-                for key, file_path, _size, mtime, _ in self._walk_files(path):
-                    files[key] = sys.intern(file_path[len(rel) + 1 :])
-                    if mtime > newest:
-                        newest = mtime
+                keys, mtime = self._keys(path)
+                if child == "params":
+                    run.param_keys = keys
+                else:
+                    run.tag_keys = keys
             elif child == "artifacts":
-                size, count, mtime = self._walk_sizes(
-                    path, _entry_mtime(entry)
-                )
+                size, count, mtime = self._walk_sizes(path, child_mtime)
                 run.artifact_bytes, run.artifact_files = size, count
-                newest = max(newest, mtime)
             else:
+                outputs = self._listing(path)
                 if child == "outputs":
-                    run.output_model_ids = [
-                        entry.name
-                        for entry in self._entries(path)
-                        if _is_dir(entry)
-                    ]
-                mtime = self._walk_sizes(path, _entry_mtime(entry))[2]
-                newest = max(newest, mtime)
+                    run.output_model_ids = list(outputs.folders)
+                mtime = self._walk_sizes(path, child_mtime, outputs)[2]
+            if mtime > newest:
+                newest = mtime
         run.bytes = self.snapshot.bytes - before
         run.last_write = newest
         return run
@@ -560,30 +610,30 @@ class _Scan:
         self, rel: str, logged_model: bool
     ) -> tuple[dict[str, MetricSummary], float]:
         found: dict[str, MetricSummary] = {}
-        newest = 0.0
-        read = self.parse_metrics
-        for key, path, size, mtime, raw in self._walk_files(rel, "", read):
-            if mtime > newest:
-                newest = mtime
+        files, newest = self._walk_files(rel, self.parse_metrics)
+        latest = self.options.latest
+        for key, path, size, raw in files:
             if isinstance(raw, OSError):
                 self._stray("unreadable", path, raw.strerror or str(raw))
                 raw = None
             if raw is None:
                 found[key] = MetricSummary(key=key, path=path, size=size)
             else:
-                found[key] = summarize_metric(key, path, raw, logged_model)
+                found[key] = summarize_metric(
+                    key,
+                    path,
+                    raw,
+                    logged_model,
+                    latest is None or key in latest,
+                )
         return found, newest
 
     def _logged_models(
         self, experiment_id: str, rel: str
     ) -> Iterator[LoggedModel]:
-        for entry in self._entries(rel):
-            path = _join(rel, entry.name)
-            if not _is_dir(entry):
-                self._count_file(entry, path)
-                continue
+        for name, mtime in self._listing(rel).folders.items():
             yield self._logged_model(
-                experiment_id, entry.name, path, _entry_mtime(entry)
+                experiment_id, name, f"{rel}/{name}", mtime
             )
 
     def _logged_model(
@@ -594,23 +644,21 @@ class _Scan:
         folder_mtime: float,
     ) -> LoggedModel:
         before = self.snapshot.bytes
-        children, meta = self._children(path)
-        model = LoggedModel(name, experiment_id, path, meta)
-        newest = folder_mtime
-        for child_name, child in children.items():
-            child_path = _join(path, child_name)
-            if not _is_dir(child):
-                newest = max(newest, self._count_file(child, child_path)[1])
-            elif child_name == "metrics":
+        listing = self._listing(path, META)
+        model = LoggedModel(
+            name, experiment_id, path, self._meta(path, listing)
+        )
+        newest = max(folder_mtime, listing.newest)
+        for child, child_mtime in listing.folders.items():
+            child_path = f"{path}/{child}"
+            if child == "metrics":
                 model.metrics, mtime = self._metrics(child_path, True)
-                newest = max(newest, mtime)
             else:
-                size, _count, mtime = self._walk_sizes(
-                    child_path, _entry_mtime(child)
-                )
-                if child_name == "artifacts":
+                size, _count, mtime = self._walk_sizes(child_path, child_mtime)
+                if child == "artifacts":
                     model.artifact_bytes = size
-                newest = max(newest, mtime)
+            if mtime > newest:
+                newest = mtime
         model.bytes = self.snapshot.bytes - before
         model.last_write = newest
         return model
@@ -670,7 +718,7 @@ class _Scan:
             self._stray("symlink", path, _link_target(full))
             return missing_meta(path)
         if not stat.S_ISREG(info.st_mode):
-            self._stray("unreadable", path, "a FIFO, socket or device")
+            self._stray("unreadable", path, SPECIAL)
             return missing_meta(path)
         try:
             with open(full, "rb") as handle:
@@ -682,40 +730,33 @@ class _Scan:
     # -- the model registry ----------------------------------------------
 
     def _scan_registry(self) -> None:
-        for entry in self._entries(REGISTRY):
-            path = _join(REGISTRY, entry.name)
-            if not _is_dir(entry):
-                self._count_file(entry, path)
-                continue
-            children, meta = self._children(path)
-            model = RegisteredModel(entry.name, path, meta)
-            for name, child in children.items():
-                child_path = _join(path, name)
-                if not _is_dir(child):
-                    self._count_file(child, child_path)
-                elif name == "aliases":
+        for name in self._listing(REGISTRY).folders:
+            path = f"{REGISTRY}/{name}"
+            listing = self._listing(path, META)
+            model = RegisteredModel(name, path, self._meta(path, listing))
+            for child, child_mtime in listing.folders.items():
+                child_path = f"{path}/{child}"
+                if child == "aliases":
                     model.aliases = self._aliases(child_path)
-                elif name.startswith("version-"):
+                elif child.startswith("version-"):
                     model.versions.append(
-                        self._version(entry.name, name, child_path)
+                        self._version(name, child, child_path)
                     )
                 else:
-                    self._walk_sizes(child_path)
+                    self._walk_sizes(child_path, child_mtime)
             self.snapshot.registered_models.append(model)
 
     def _version(self, model_name: str, folder: str, rel: str) -> ModelVersion:
-        children, meta = self._children(rel)
-        for name, child in children.items():
-            path = _join(rel, name)
-            if _is_dir(child):
-                self._walk_sizes(path)
-            else:
-                self._count_file(child, path)
+        listing = self._listing(rel, META)
+        meta = self._meta(rel, listing)
+        for child, child_mtime in listing.folders.items():
+            self._walk_sizes(f"{rel}/{child}", child_mtime)
         return ModelVersion(model_name, folder[len("version-") :], rel, meta)
 
     def _aliases(self, rel: str) -> dict[str, str]:
         aliases = {}
-        for key, path, _size, _mtime, raw in self._walk_files(rel, "", True):
+        found, _newest = self._walk_files(rel, True)
+        for key, path, _size, raw in found:
             if isinstance(raw, OSError):
                 self._stray("unreadable", path, raw.strerror or str(raw))
             elif raw is not None:
@@ -723,12 +764,11 @@ class _Scan:
         return aliases
 
 
-def _read_at(descriptor: int, entry: os.DirEntry[str]) -> bytes | OSError:
+def _read_at(descriptor: int, name: str, size: int) -> bytes | OSError:
     """A regular file of an open folder, whole, in one read when its size
     is known; or why it could not be read."""
     try:
-        size = entry.stat(follow_symlinks=False).st_size
-        handle = os.open(entry.name, FILE, dir_fd=descriptor)
+        handle = os.open(name, FILE, dir_fd=descriptor)
     except OSError as exc:
         return exc
     try:
@@ -759,33 +799,8 @@ def _join(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
-
-
 def _link_target(path: str, folder: int | None = None) -> str:
     try:
         return os.readlink(path, dir_fd=folder)
     except OSError:
         return "?"
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir(follow_symlinks=False)
-    except OSError:
-        return False
-
-
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_file(follow_symlinks=False)
-    except OSError:
-        return False
-
-
-def _entry_mtime(entry: os.DirEntry[str]) -> float:
-    try:
-        return entry.stat(follow_symlinks=False).st_mtime
-    except OSError:
-        return 0.0

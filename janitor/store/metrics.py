@@ -36,11 +36,25 @@ def summarize_metric(
     path: str,
     raw: bytes,
     logged_model: bool = False,
+    latest: bool = True,
 ) -> MetricSummary:
+    """Validate a metric file; with ``latest`` also work out the value
+    MLflow shows (a file with a bad line always gets it)."""
     file_pattern = MODEL_FILE if logged_model else RUN_FILE
-    if file_pattern.fullmatch(raw):
+    if not file_pattern.fullmatch(raw):
+        return _summarize_lines(key, path, raw, logged_model)
+    if latest:
         return _summarize_wellformed(key, path, raw, logged_model)
-    return _summarize_lines(key, path, raw, logged_model)
+    # Well formed, so every line is one MLflow wrote in the one form it
+    # writes: equal lines are equal bytes.
+    lines = raw.count(b"\n")
+    return MetricSummary(
+        key=key,
+        path=path,
+        size=len(raw),
+        line_count=lines,
+        duplicate_lines=lines - (len(set(raw.split(b"\n"))) - 1),
+    )
 
 
 def _summarize_wellformed(

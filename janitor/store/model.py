@@ -90,8 +90,9 @@ class Run:
     meta: Meta
     subfolders: set[str] = field(default_factory=set)
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
-    param_files: dict[str, str] = field(default_factory=dict)
-    tag_files: dict[str, str] = field(default_factory=dict)
+    # Keys of the files under params/ and tags/ ('/' for nested ones).
+    param_keys: tuple[str, ...] = ()
+    tag_keys: tuple[str, ...] = ()
     output_model_ids: list[str] = field(default_factory=list)
     bytes: int = 0
     artifact_bytes: int = 0

@@ -18,13 +18,10 @@ machine with several cores, is read by two processes.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import heapq
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from typing import Union
@@ -34,6 +31,7 @@ from janitor.store.filestore import (
     REGISTRY,
     TRASH,
     Progress,
+    ScanOptions,
     _Scan,
     experiment_like,
 )
@@ -133,46 +131,28 @@ def _folders(path: str) -> list[os.DirEntry[str]]:
 
 def scan(
     root: str,
-    metrics: bool,
+    options: ScanOptions,
     progress: Progress | None,
     plan: Plan,
-    files_over: int | None = None,
 ) -> Snapshot:
     mine, theirs = share_jobs(plan.jobs, plan.workers)
     try:
         pool = multiprocessing.get_context("fork").Pool(plan.workers - 1)
     except OSError as exc:  # no fork or no shared memory here
         logger.debug("reading the store in one process: %s", exc)
-        return _Scan(root, metrics, progress, files_over).run()
-    with _collector_paused(), pool:
+        return _Scan(root, options, progress).run()
+    with pool:
         parts: dict[str, _Part] = {
-            job.rel: pool.apply_async(
-                _read_experiment, (root, metrics, files_over, job)
-            )
+            job.rel: pool.apply_async(_read_experiment, (root, options, job))
             for job in theirs
         }
         counter = _Counter(progress)
         for job in mine:
-            part = _read_experiment(root, metrics, files_over, job)
+            part = _read_experiment(root, options, job)
             parts[job.rel] = _Ready(part)
             counter.add(job.rel, part)
-        merging = _MergingScan(root, metrics, files_over, counter, parts)
+        merging = _MergingScan(root, options, counter, parts)
         return merging.run()
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Without the cycle collector while parts are built, sent and
-    rebuilt. A scan makes a million objects and no cycle; each
-    collection walks all of them, and that made rebuilding a part five
-    times slower. Workers are forked with the collector off too."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def share_jobs(
@@ -233,10 +213,10 @@ class _Counter:
 
 
 def _read_experiment(
-    root: str, metrics: bool, files_over: int | None, job: _Job
+    root: str, options: ScanOptions, job: _Job
 ) -> ExperimentPart:
     """One experiment, read as the serial scan reads it."""
-    reader = _PartScan(root, metrics, None, files_over)
+    reader = _PartScan(root, options)
     reader._add_experiment(job.experiment_id, job.rel, job.in_trash)
     snapshot = reader.snapshot
     return ExperimentPart(
@@ -254,18 +234,14 @@ class _PartScan(_Scan):
     """The serial scan of one experiment, keeping largest-file
     candidates instead of a heap."""
 
-    def __init__(
-        self,
-        root: str,
-        metrics: bool,
-        progress: Progress | None,
-        files_over: int | None,
-    ) -> None:
-        super().__init__(root, metrics, progress, files_over)
+    def __init__(self, root: str, options: ScanOptions) -> None:
+        super().__init__(root, options, None)
         self.candidates = _Candidates()
 
     def _offer_largest(self, size: int, rel: str) -> None:
         self.candidates.offer(size, rel)
+        if len(self.candidates.sizes) == LARGEST_FILES:
+            self.floor = self.candidates.sizes[0]
 
 
 class _Candidates:
@@ -323,12 +299,11 @@ class _MergingScan(_Scan):
     def __init__(
         self,
         root: str,
-        metrics: bool,
-        files_over: int | None,
+        options: ScanOptions,
         counter: _Counter,
         parts: dict[str, _Part],
     ) -> None:
-        super().__init__(root, metrics, None, files_over)
+        super().__init__(root, options, None)
         self.counter = counter
         self.parts = parts
 
@@ -338,11 +313,7 @@ class _MergingScan(_Scan):
         result = self.parts.pop(rel, None)
         if result is None:  # appeared since the jobs were listed
             job = _Job(experiment_id, rel, in_trash, 0)
-            result = _Ready(
-                _read_experiment(
-                    self.root, self.parse_metrics, self.files_over, job
-                )
-            )
+            result = _Ready(_read_experiment(self.root, self.options, job))
         part = result.get()
         snapshot = self.snapshot
         snapshot.experiments.append(part.experiment)
