@@ -63,8 +63,14 @@ def _scan(root, monkeypatch, workers: int):
     return found, calls
 
 
-@pytest.mark.parametrize("workers", [2, 3])
-def test_parallel_scan_is_the_serial_scan(damaged_store, monkeypatch, workers):
+@pytest.mark.parametrize(
+    ("workers", "slice_folders"), [(2, 250), (3, 250), (2, 3), (3, 4)]
+)
+def test_parallel_scan_is_the_serial_scan(
+    damaged_store, monkeypatch, workers, slice_folders
+):
+    # Small slices cut every experiment into several jobs.
+    monkeypatch.setattr(parallel, "SLICE_FOLDERS", slice_folders)
     serial, serial_calls = _scan(damaged_store, monkeypatch, 1)
     shared, shared_calls = _scan(damaged_store, monkeypatch, workers)
     assert shared == serial
@@ -140,15 +146,47 @@ def test_small_stores_are_read_serially(damaged_store, monkeypatch):
     assert len(plan.jobs) == 5
 
 
-def test_no_process_pool_means_one_process(damaged_store, monkeypatch):
+def test_no_shared_memory_means_one_process(damaged_store, monkeypatch):
     serial, _calls = _scan(damaged_store, monkeypatch, 1)
 
     refused = []
 
-    def no_pool(*_args, **_kwargs):
+    def no_shared_memory(*_args, **_kwargs):
         refused.append(True)
         raise OSError(38, "Function not implemented")
 
-    monkeypatch.setattr("multiprocessing.context.ForkContext.Pool", no_pool)
+    monkeypatch.setattr(
+        "multiprocessing.context.ForkContext.Value", no_shared_memory
+    )
     assert _scan(damaged_store, monkeypatch, 2)[0] == serial
     assert refused
+
+
+def test_jobs_of_a_worker_that_dies_are_read_here(damaged_store, monkeypatch):
+    serial, _calls = _scan(damaged_store, monkeypatch, 1)
+    here = os.getpid()
+    read_job = parallel._read_job
+
+    def dying_worker(root, options, job):
+        if os.getpid() != here:
+            os._exit(9)  # killed with a job taken and not sent
+        return read_job(root, options, job)
+
+    monkeypatch.setattr(parallel, "_read_job", dying_worker)
+    assert _scan(damaged_store, monkeypatch, 3)[0] == serial
+
+
+def test_one_large_experiment_is_shared_out_in_slices(tmp_path, monkeypatch):
+    root = tmp_path / "mlruns"
+    generate(str(root), Shape(runs=30, experiments=1, seed=4))
+    monkeypatch.setattr(parallel, "SLICE_FOLDERS", 7)
+    monkeypatch.delenv("JANITOR_WORKERS", raising=False)
+    jobs = parallel.experiment_jobs(str(root))
+    sliced = [job for job in jobs if job.only]
+    assert len(sliced) >= 3
+    first = next(job for job in jobs if job.skip)
+    assert first.skip == {name for job in sliced for name in job.only}
+    serial, _ = _scan(root, monkeypatch, 1)
+    shared, _ = _scan(root, monkeypatch, 2)
+    assert shared == serial
+    assert sum(len(exp["runs"]) for exp in shared["experiments"]) == 30

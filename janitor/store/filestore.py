@@ -520,14 +520,29 @@ class _Scan:
         return experiment_like(os.path.join(self.root, rel))
 
     def _add_experiment(
-        self, experiment_id: str, rel: str, in_trash: bool
+        self,
+        experiment_id: str,
+        rel: str,
+        in_trash: bool,
+        only: tuple[str, ...] | None = None,
+        skip: frozenset[str] = frozenset(),
     ) -> None:
+        """Read an experiment folder; or, for a slice of a large one,
+        only the folders in ``only`` (not its meta.yaml or files), or
+        all but those in ``skip``."""
         self.experiment_id = experiment_id
         before = self.snapshot.bytes
-        listing = self._listing(rel, META)
-        meta = self._meta(rel, listing)
+        if only is None:
+            listing = self._listing(rel, META)
+            meta = self._meta(rel, listing)
+            folders = listing.folders
+        else:
+            meta = missing_meta(_join(rel, META))  # read by the first slice
+            folders = self._folder_mtimes(rel, only)
         experiment = Experiment(experiment_id, rel, meta, in_trash=in_trash)
-        for name, mtime in listing.folders.items():
+        for name, mtime in folders.items():
+            if name in skip:
+                continue
             path = f"{rel}/{name}"
             if name == "models":
                 experiment.logged_models.extend(
@@ -548,6 +563,31 @@ class _Scan:
         self.experiment_id = None
         if self.progress:
             self.progress(len(self.snapshot.experiments), self.run_count)
+
+    def _folder_mtimes(
+        self, rel: str, names: tuple[str, ...]
+    ) -> dict[str, float]:
+        """Those of ``names`` that are still real folders in ``rel``,
+        with their mtimes, looked up relative to the open folder."""
+        found: dict[str, float] = {}
+        try:
+            descriptor = os.open(f"{self.root}/{rel}", DIRECTORY)
+        except OSError as exc:
+            self._stray("unreadable", rel, exc.strerror or str(exc))
+            return found
+        try:
+            for name in names:
+                try:
+                    info = os.stat(
+                        name, dir_fd=descriptor, follow_symlinks=False
+                    )
+                except OSError:
+                    continue  # gone since the jobs were planned
+                if S_ISDIR(info.st_mode):
+                    found[name] = info.st_mtime
+        finally:
+            os.close(descriptor)
+        return found
 
     def _run(
         self,

@@ -1,19 +1,24 @@
-"""Read a large file store with several processes, one experiment each.
+"""Read a large file store with several processes.
 
-Each experiment folder is read apart, by this process or by a worker
-(`share_jobs` decides); then this process walks the store as the serial
-scan does and, where that scan would read an experiment, takes the part
-already read, so experiments, strays and totals come in serial order.
+The experiment folders are cut into jobs: a small experiment whole, a
+large one in slices of its folders (the first slice also reads the
+experiment's own meta.yaml and files). This process and the workers
+take jobs one at a time, in store order, from a shared counter, so all
+finish within a job of each other whatever the shape of the store.
+Then this process walks the store as the serial scan does and, where
+that scan would read an experiment, joins the slices read, in order, so
+experiments, runs, strays and totals come in serial order.
+
 The ten largest files need care to stay identical: the serial scan
 keeps them in a heap whose ties depend on the order files were seen,
-so each worker hands back, in order, every file that could still be
-among them (see `_Candidates`), and the parent offers those to its heap
-as the serial scan would have.
+so each job hands back, in order, every file that could still be among
+them (see `_Candidates`), and this process offers those to its heap as
+the serial scan would have.
 
 ``JANITOR_WORKERS`` sets the number of processes: 1 reads serially, 2
 or more forces a parallel read even of a small store. Unset, a store of
-at least `PARALLEL_MIN_ENTRIES` runs in two or more experiments, on a
-machine with several cores, is read by two processes.
+at least `PARALLEL_MIN_ENTRIES` folders and files in its experiments,
+on a machine with several cores, is read by two processes.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ import heapq
 import logging
 import multiprocessing
 import os
-from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult
-from typing import Union
+import pickle
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 
 from janitor.store.filestore import (
     LARGEST_FILES,
@@ -35,25 +43,30 @@ from janitor.store.filestore import (
     _Scan,
     experiment_like,
 )
-from janitor.store.model import Experiment, LargeFile, Snapshot, Stray
+from janitor.store.model import (
+    Experiment,
+    LargeFile,
+    MetricSummary,
+    Run,
+    Snapshot,
+    Stray,
+)
 
 logger = logging.getLogger("janitor")
 
 PARALLEL_MIN_ENTRIES = 2000
 DEFAULT_WORKERS = 2
-# Measured on 10,000 runs, with the cycle collector paused: sending a
-# part costs a worker about a tenth of reading it, and rebuilding it
-# here about as much.
-SEND_COST = 0.1
-REBUILD_COST = 0.1
-# Past this many kept files a worker drops those that can no longer
-# be among the largest.
+# Folders of one experiment per job: small enough that the processes
+# finish close together, large enough that a job is worth sending.
+SLICE_FOLDERS = 250
+# Past this many kept files a job drops those that can no longer be
+# among the largest.
 CANDIDATES_SLACK = 256
 
 
 @dataclass
 class ExperimentPart:
-    """What a worker read of one experiment folder."""
+    """What one job read: an experiment, or a slice of its folders."""
 
     experiment: Experiment
     strays: list[Stray]
@@ -64,17 +77,21 @@ class ExperimentPart:
     large_files: list[LargeFile] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Job:
     experiment_id: str
     rel: str
     in_trash: bool
     entries: int  # folder entries: a guess at the work
+    # A later slice reads only these folders; the first slice (or the
+    # whole experiment) lists the folder and skips those of later ones.
+    only: tuple[str, ...] | None = None
+    skip: frozenset[str] = frozenset()
 
 
 @dataclass
 class Plan:
-    """How many processes read the store, and its experiment folders."""
+    """How many processes read the store, and the jobs they share."""
 
     workers: int
     jobs: list[_Job] = field(default_factory=list)
@@ -96,25 +113,34 @@ def plan(root: str) -> Plan:
 
 
 def experiment_jobs(root: str) -> list[_Job]:
-    """The folders the serial scan would read as experiments."""
+    """The folders the serial scan would read as experiments, in its
+    order, a large one cut into slices."""
     jobs = []
     for entry in _folders(root):
         if entry.name == TRASH:
             for deleted in _folders(entry.path):
                 if experiment_like(deleted.path):
                     rel = f"{TRASH}/{deleted.name}"
-                    jobs.append(_job(deleted, rel, True))
+                    jobs.extend(_jobs(deleted, rel, True))
         elif entry.name != REGISTRY and experiment_like(entry.path):
-            jobs.append(_job(entry, entry.name, False))
+            jobs.extend(_jobs(entry, entry.name, False))
     return jobs
 
 
-def _job(entry: os.DirEntry[str], rel: str, in_trash: bool) -> _Job:
-    try:
-        entries = len(os.listdir(entry.path))
-    except OSError:
-        entries = 0
-    return _Job(entry.name, rel, in_trash, entries)
+def _jobs(entry: os.DirEntry[str], rel: str, in_trash: bool) -> list[_Job]:
+    folders = sorted(folder.name for folder in _folders(entry.path))
+    if len(folders) <= SLICE_FOLDERS:
+        return [_Job(entry.name, rel, in_trash, len(folders))]
+    slices = [
+        tuple(folders[start : start + SLICE_FOLDERS])
+        for start in range(SLICE_FOLDERS, len(folders), SLICE_FOLDERS)
+    ]
+    later = frozenset(name for names in slices for name in names)
+    first = _Job(entry.name, rel, in_trash, SLICE_FOLDERS, skip=later)
+    return [first] + [
+        _Job(entry.name, rel, in_trash, len(names), only=names)
+        for names in slices
+    ]
 
 
 def _folders(path: str) -> list[os.DirEntry[str]]:
@@ -135,89 +161,218 @@ def scan(
     progress: Progress | None,
     plan: Plan,
 ) -> Snapshot:
-    mine, theirs = share_jobs(plan.jobs, plan.workers)
     try:
-        pool = multiprocessing.get_context("fork").Pool(plan.workers - 1)
+        team = _Team(root, options, plan)
     except OSError as exc:  # no fork or no shared memory here
         logger.debug("reading the store in one process: %s", exc)
         return _Scan(root, options, progress).run()
-    with pool:
-        parts: dict[str, _Part] = {
-            job.rel: pool.apply_async(_read_experiment, (root, options, job))
-            for job in theirs
-        }
-        counter = _Counter(progress)
-        for job in mine:
-            part = _read_experiment(root, options, job)
-            parts[job.rel] = _Ready(part)
-            counter.add(job.rel, part)
-        merging = _MergingScan(root, options, counter, parts)
-        return merging.run()
+    with team:
+        parts = team.read(progress)
+    slices: dict[str, list[ExperimentPart]] = {}
+    for index, job in enumerate(plan.jobs):
+        slices.setdefault(job.rel, []).append(parts[index])
+    return _MergingScan(root, options, _Counter(progress), slices).run()
 
 
-def share_jobs(
-    jobs: list[_Job], workers: int
-) -> tuple[list[_Job], list[_Job]]:
-    """(read here, read by the other processes), biggest first.
+@dataclass
+class _Shared:
+    """What the processes share: the next job free, and the experiments
+    and runs read so far (for progress)."""
 
-    This process reads a share itself: what a worker reads must be sent
-    back and rebuilt here, which costs about `REBUILD_COST` of reading
-    it, and this process pays for that.
+    next_job: Synchronized[int]
+    read: SynchronizedArray[int]
+
+    def claim(self) -> int:
+        with self.next_job.get_lock():
+            index = self.next_job.value
+            self.next_job.value = index + 1
+        return index
+
+    def add(self, job: _Job, part: ExperimentPart) -> tuple[int, int]:
+        with self.read.get_lock():
+            self.read[0] += job.only is None
+            self.read[1] += part.runs
+            return self.read[0], self.read[1]
+
+
+class _Team:
+    """This process and forked workers, reading the jobs of a plan.
+
+    A worker sends each part as soon as it is read; a thread here takes
+    the bytes off the pipe at once (so a worker never waits), and this
+    process loads them between its own jobs. A job a worker took but
+    never sent (it died) is read here at the end.
     """
-    mine: list[_Job] = []
-    theirs: list[_Job] = []
-    own_load = 0.0
-    worker_loads = [0.0] * (workers - 1)
-    for job in sorted(jobs, key=lambda job: -job.entries):
-        cost = job.entries or 1
-        busiest = min(range(len(worker_loads)), key=worker_loads.__getitem__)
-        if own_load + cost <= worker_loads[busiest] + cost * SEND_COST:
-            mine.append(job)
-            own_load += cost
-        else:
-            theirs.append(job)
-            worker_loads[busiest] += cost * (1 + SEND_COST)
-            own_load += cost * REBUILD_COST
-    return mine, theirs
 
+    def __init__(self, root: str, options: ScanOptions, plan: Plan) -> None:
+        context = multiprocessing.get_context("fork")
+        self.root, self.options, self.jobs = root, options, plan.jobs
+        self.shared = _Shared(context.Value("l", 0), context.Array("l", 2))
+        self.arrived: list[bytes] = []
+        self.processes = []
+        receivers = []
+        for _ in range(plan.workers - 1):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=self._work, args=(send,), daemon=True
+            )
+            process.start()
+            send.close()
+            self.processes.append(process)
+            receivers.append(receive)
+        # Threads only once every worker is forked.
+        self.threads = [
+            threading.Thread(target=self._receive, args=(receive,))
+            for receive in receivers
+        ]
+        for thread in self.threads:
+            thread.daemon = True
+            thread.start()
 
-class _Ready:
-    """A part read in this process, with the interface of a result."""
+    def __enter__(self) -> _Team:
+        return self
 
-    def __init__(self, part: ExperimentPart) -> None:
-        self.part = part
+    def __exit__(self, *_exc: object) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                process.kill()
+            process.join()
 
-    def get(self) -> ExperimentPart:
-        return self.part
+    def read(self, progress: Progress | None) -> dict[int, ExperimentPart]:
+        parts: dict[int, ExperimentPart] = {}
+        started = time.monotonic()
+        mine = 0
+        while (index := self.shared.claim()) < len(self.jobs):
+            job = self.jobs[index]
+            parts[index] = part = _read_job(self.root, self.options, job)
+            mine += 1
+            done = self.shared.add(job, part)
+            if progress:
+                progress(*done)
+            self._load(parts)
+        logger.debug(
+            "this process read %d of %d jobs in %.2fs",
+            mine,
+            len(self.jobs),
+            time.monotonic() - started,
+        )
+        for thread in self.threads:
+            thread.join()
+        self._load(parts)
+        for index, job in enumerate(self.jobs):
+            if index not in parts:  # a worker died with it
+                parts[index] = _read_job(self.root, self.options, job)
+        return parts
 
+    def _load(self, parts: dict[int, ExperimentPart]) -> None:
+        while self.arrived:
+            index, packed = pickle.loads(self.arrived.pop())
+            parts[index] = _unpack(packed)
 
-_Part = Union[_Ready, "AsyncResult[ExperimentPart]"]
+    def _receive(self, receive: Connection) -> None:
+        with receive:
+            while True:
+                try:
+                    self.arrived.append(receive.recv_bytes())
+                except (EOFError, OSError):
+                    return
+
+    def _work(self, send: Connection) -> None:
+        """In a worker: read jobs and send each part, until none is
+        left."""
+        with send:
+            try:
+                while (index := self.shared.claim()) < len(self.jobs):
+                    job = self.jobs[index]
+                    part = _read_job(self.root, self.options, job)
+                    self.shared.add(job, part)
+                    send.send_bytes(
+                        pickle.dumps(
+                            (index, _pack(part)), pickle.HIGHEST_PROTOCOL
+                        )
+                    )
+            except Exception as exc:  # the parent reads the job again
+                logger.debug("a worker stopped: %r", exc)
 
 
 class _Counter:
-    """Progress as parts come in: experiments and runs read so far."""
+    """Progress as experiments are joined: experiments and runs."""
 
     def __init__(self, progress: Progress | None) -> None:
         self.progress = progress
-        self.counted: set[str] = set()
         self.experiments = self.runs = 0
 
-    def add(self, rel: str, part: ExperimentPart) -> None:
-        if rel in self.counted:
-            return
-        self.counted.add(rel)
+    def add(self, runs: int) -> None:
         self.experiments += 1
-        self.runs += part.runs
+        self.runs += runs
         if self.progress:
             self.progress(self.experiments, self.runs)
 
 
-def _read_experiment(
-    root: str, options: ScanOptions, job: _Job
-) -> ExperimentPart:
-    """One experiment, read as the serial scan reads it."""
+# A part goes from a worker to this process as tuples of plain values:
+# pickle writes and reads those in C, while each dataclass it meets
+# costs a Python call both ways, and a store has one metric summary per
+# metric file.
+_RUN_FIELDS = tuple(
+    run_field.name for run_field in fields(Run) if run_field.name != "metrics"
+)
+_PATH_AT = _RUN_FIELDS.index("path")
+_PackedMetric = tuple[
+    str, int, int, float | None, int | None, int | None, list, int
+]
+
+
+def _pack(part: ExperimentPart) -> tuple:
+    runs = part.experiment.runs
+    part.experiment.runs = []
+    packed_runs = [
+        (
+            tuple(getattr(run, name) for name in _RUN_FIELDS),
+            [_pack_metric(summary) for summary in run.metrics.values()],
+        )
+        for run in runs
+    ]
+    return (part, packed_runs)
+
+
+def _pack_metric(summary: MetricSummary) -> _PackedMetric:
+    return (
+        summary.key,
+        summary.size,
+        summary.line_count,
+        summary.latest_value,
+        summary.latest_step,
+        summary.latest_timestamp,
+        summary.bad_lines,
+        summary.duplicate_lines,
+    )
+
+
+def _unpack(packed: tuple) -> ExperimentPart:
+    part, packed_runs = packed
+    runs = part.experiment.runs
+    for values, metrics in packed_runs:
+        folder = f"{values[_PATH_AT]}/metrics/"
+        summaries = {
+            key: MetricSummary(key, folder + key, *rest)
+            for key, *rest in metrics
+        }
+        runs.append(
+            Run(
+                **dict(zip(_RUN_FIELDS, values, strict=True)),
+                metrics=summaries,
+            )
+        )
+    return part
+
+
+def _read_job(root: str, options: ScanOptions, job: _Job) -> ExperimentPart:
+    """One experiment, or a slice of it, read as the serial scan reads
+    it."""
     reader = _PartScan(root, options)
-    reader._add_experiment(job.experiment_id, job.rel, job.in_trash)
+    reader._add_experiment(
+        job.experiment_id, job.rel, job.in_trash, job.only, job.skip
+    )
     snapshot = reader.snapshot
     return ExperimentPart(
         snapshot.experiments[0],
@@ -231,8 +386,8 @@ def _read_experiment(
 
 
 class _PartScan(_Scan):
-    """The serial scan of one experiment, keeping largest-file
-    candidates instead of a heap."""
+    """The serial scan of one job, keeping largest-file candidates
+    instead of a heap."""
 
     def __init__(self, root: str, options: ScanOptions) -> None:
         super().__init__(root, options, None)
@@ -294,34 +449,46 @@ class _Candidates:
 
 
 class _MergingScan(_Scan):
-    """The serial walk, taking each experiment from the parts read."""
+    """The serial walk, joining each experiment from the slices read."""
 
     def __init__(
         self,
         root: str,
         options: ScanOptions,
         counter: _Counter,
-        parts: dict[str, _Part],
+        slices: dict[str, list[ExperimentPart]],
     ) -> None:
         super().__init__(root, options, None)
         self.counter = counter
-        self.parts = parts
+        self.slices = slices
 
     def _add_experiment(
-        self, experiment_id: str, rel: str, in_trash: bool
+        self,
+        experiment_id: str,
+        rel: str,
+        in_trash: bool,
+        only: tuple[str, ...] | None = None,
+        skip: frozenset[str] = frozenset(),
     ) -> None:
-        result = self.parts.pop(rel, None)
-        if result is None:  # appeared since the jobs were listed
+        parts = self.slices.pop(rel, None)
+        if parts is None:  # appeared since the jobs were listed
             job = _Job(experiment_id, rel, in_trash, 0)
-            result = _Ready(_read_experiment(self.root, self.options, job))
-        part = result.get()
+            parts = [_read_job(self.root, self.options, job)]
+        experiment = parts[0].experiment
         snapshot = self.snapshot
-        snapshot.experiments.append(part.experiment)
-        snapshot.strays.extend(part.strays)
-        snapshot.large_files.extend(part.large_files)
-        snapshot.bytes += part.bytes
-        snapshot.files += part.files
-        self.run_count += part.runs
-        for size, path in part.largest:
-            self._offer_largest(size, path)
-        self.counter.add(rel, part)
+        snapshot.experiments.append(experiment)
+        runs = 0
+        for index, part in enumerate(parts):
+            if index:
+                experiment.runs.extend(part.experiment.runs)
+                experiment.logged_models.extend(part.experiment.logged_models)
+                experiment.bytes += part.experiment.bytes
+            snapshot.strays.extend(part.strays)
+            snapshot.large_files.extend(part.large_files)
+            snapshot.bytes += part.bytes
+            snapshot.files += part.files
+            runs += part.runs
+            for size, path in part.largest:
+                self._offer_largest(size, path)
+        self.run_count += runs
+        self.counter.add(runs)
