@@ -190,3 +190,33 @@ def test_one_large_experiment_is_shared_out_in_slices(tmp_path, monkeypatch):
     shared, _ = _scan(root, monkeypatch, 2)
     assert shared == serial
     assert sum(len(exp["runs"]) for exp in shared["experiments"]) == 30
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_lean_scan_keeps_asked_and_faulty_metric_summaries(
+    damaged_store, monkeypatch, workers
+):
+    monkeypatch.setenv("JANITOR_WORKERS", str(workers))
+    full = open_store(str(damaged_store)).scan()
+    lean = open_store(str(damaged_store)).scan(latest=["roc_auc"])
+    lean_runs = {run.path: run for run in lean.runs()}
+    faulty = 0
+    for run in full.runs():
+        kept = lean_runs[run.path]
+        assert kept.metric_keys == run.metric_keys == tuple(run.metrics)
+        expected = {
+            key: summary
+            for key, summary in run.metrics.items()
+            if key == "roc_auc" or summary.bad_lines or summary.duplicate_lines
+        }
+        faulty += len(expected) - ("roc_auc" in expected)
+        assert set(kept.metrics) == set(expected)
+        for key, summary in kept.metrics.items():
+            assert summary.bad_lines == expected[key].bad_lines
+            assert summary.duplicate_lines == expected[key].duplicate_lines
+        if "roc_auc" in kept.metrics and not kept.metrics["roc_auc"].bad_lines:
+            assert (
+                kept.metrics["roc_auc"].latest_value
+                == run.metrics["roc_auc"].latest_value
+            )
+    assert faulty >= 2  # the duplicated and the unreadable-bytes files

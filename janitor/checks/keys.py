@@ -39,7 +39,7 @@ def check_keys(
         exp_id = experiment.experiment_id
         for run in experiment.runs:
             groups = (
-                ("metric", "metrics", run.metrics),
+                ("metric", "metrics", run.metric_keys),
                 ("param", "params", run.param_keys),
                 ("tag", "tags", run.tag_keys),
             )

@@ -38,7 +38,7 @@ def gate_store(
     store = open_store(location)
     started = time.monotonic()
     snapshot = store.scan(
-        metrics=False, files_over=limits.smallest_file_limit()
+        metrics=False, files_over=limits.smallest_file_limit(), latest=()
     )
     logger.debug("scanned %s in %.2fs", store.root, time.monotonic() - started)
     context = CheckContext(now=time.time(), store_root=store.root)

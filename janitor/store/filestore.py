@@ -625,7 +625,9 @@ class _Scan:
         for child, child_mtime in listing.folders.items():
             path = f"{rel}/{child}"
             if child == "metrics":
-                run.metrics, mtime = self._metrics(path, False)
+                run.metrics, run.metric_keys, mtime = self._metrics(
+                    path, False
+                )
             elif child in ("params", "tags"):
                 keys, mtime = self._keys(path)
                 if child == "params":
@@ -648,7 +650,11 @@ class _Scan:
 
     def _metrics(
         self, rel: str, logged_model: bool
-    ) -> tuple[dict[str, MetricSummary], float]:
+    ) -> tuple[dict[str, MetricSummary], tuple[str, ...], float]:
+        """Summaries of the metric files below a folder, every key, and
+        the newest mtime there. With `ScanOptions.latest` set, a clean
+        file's summary is kept only if its latest value was asked for:
+        a store holds millions of them."""
         found: dict[str, MetricSummary] = {}
         files, newest = self._walk_files(rel, self.parse_metrics)
         latest = self.options.latest
@@ -656,17 +662,15 @@ class _Scan:
             if isinstance(raw, OSError):
                 self._stray("unreadable", path, raw.strerror or str(raw))
                 raw = None
+            wanted = latest is None or key in latest
             if raw is None:
-                found[key] = MetricSummary(key=key, path=path, size=size)
-            else:
-                found[key] = summarize_metric(
-                    key,
-                    path,
-                    raw,
-                    logged_model,
-                    latest is None or key in latest,
-                )
-        return found, newest
+                if wanted:
+                    found[key] = MetricSummary(key=key, path=path, size=size)
+                continue
+            summary = summarize_metric(key, path, raw, logged_model, wanted)
+            if wanted or summary.bad_lines or summary.duplicate_lines:
+                found[key] = summary
+        return found, tuple(key for key, *_rest in files), newest
 
     def _logged_models(
         self, experiment_id: str, rel: str
@@ -692,7 +696,7 @@ class _Scan:
         for child, child_mtime in listing.folders.items():
             child_path = f"{path}/{child}"
             if child == "metrics":
-                model.metrics, mtime = self._metrics(child_path, True)
+                model.metrics, _keys, mtime = self._metrics(child_path, True)
             else:
                 size, _count, mtime = self._walk_sizes(child_path, child_mtime)
                 if child == "artifacts":

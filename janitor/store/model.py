@@ -89,8 +89,12 @@ class Run:
     path: str
     meta: Meta
     subfolders: set[str] = field(default_factory=set)
+    # Metric files by key: every one, or (from a scan that names the
+    # metrics whose latest value it wants) those and any with a problem.
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
-    # Keys of the files under params/ and tags/ ('/' for nested ones).
+    # Keys of the files under metrics/, params/ and tags/ ('/' for
+    # nested ones).
+    metric_keys: tuple[str, ...] = ()
     param_keys: tuple[str, ...] = ()
     tag_keys: tuple[str, ...] = ()
     output_model_ids: list[str] = field(default_factory=list)
