@@ -37,6 +37,9 @@ def damaged_store(tmp_path):
     (runs[3] / "metrics" / "recall").write_bytes(b"1 \xff 0\n")
     (runs[4] / "artifacts" / "link").symlink_to(tmp_path)
     os.mkfifo(runs[5] / "metrics" / "pipe")
+    nested = runs[7] / "metrics" / "val"  # MLflow's metric "val/loss"
+    nested.mkdir()
+    (nested / "loss").write_text("1 0.5 0\n1 0.5 0\n")
     meta = runs[6] / "meta.yaml"
     meta.write_text(meta.read_text().replace("run_name: ", "run_name: 'x"))
     (experiments[1] / "plots").mkdir()

@@ -117,6 +117,7 @@ def make_plan(
     for experiment in snapshot.experiments:
         rules = policy.for_experiment(experiment.name)
         ranked = _ranked_keeps(experiment, rules.keep)
+        models_of = _models_by_run(experiment)
         for run in experiment.runs:
             decision = Decision(run, experiment)
             decision.protected = _protection(run, errors, policy, now)
@@ -135,7 +136,7 @@ def make_plan(
                 sizes,
                 now,
             )
-            models = _models_of(experiment, run.run_id)
+            models = models_of.get(run.run_id, [])
             decision.logged_models = [
                 m for m in models if m.model_id not in needed_models
             ]
@@ -293,12 +294,14 @@ def _needed_models(snapshot: Snapshot) -> set[str]:
     }
 
 
-def _models_of(experiment: Experiment, run_id: str) -> list[LoggedModel]:
-    return [
-        model
-        for model in experiment.logged_models
-        if model.source_run_id == run_id
-    ]
+def _models_by_run(experiment: Experiment) -> dict[str, list[LoggedModel]]:
+    """An experiment's logged models by the run that logged them."""
+    found: dict[str, list[LoggedModel]] = {}
+    for model in experiment.logged_models:
+        source = model.source_run_id
+        if source:
+            found.setdefault(source, []).append(model)
+    return found
 
 
 def _keep_parents(

@@ -48,7 +48,11 @@ def render_table(plan: Plan, store: str, now: float, dry_run: bool) -> str:
         ]
         lines += [
             f"Experiment {name!r} ({exp_id})",
-            tabulate(rows, headers=["run", "name", "age", "size", "rule"]),
+            tabulate(
+                rows,
+                headers=["run", "name", "age", "size", "rule"],
+                disable_numparse=True,  # ids and sizes are text
+            ),
             "",
         ]
     for finding in plan.findings:

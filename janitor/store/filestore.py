@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from janitor.errors import StoreError
 from janitor.store.metayaml import missing_meta, parse_meta, unreadable_meta
-from janitor.store.metrics import summarize_metric
+from janitor.store.metrics import clean, summarize_metric
 from janitor.store.model import (
     Experiment,
     LargeFile,
@@ -656,21 +656,47 @@ class _Scan:
         file's summary is kept only if its latest value was asked for:
         a store holds millions of them."""
         found: dict[str, MetricSummary] = {}
-        files, newest = self._walk_files(rel, self.parse_metrics)
+        read = self.parse_metrics
+        listing = self._listing(rel, read)
+        keys = tuple(map(sys.intern, listing.files))
+        for name, size in listing.files.items():
+            raw = listing.contents.get(name)
+            self._metric(found, name, rel, size, raw, logged_model)
+        newest = listing.newest
+        for folder in listing.folders:  # nested keys, rare
+            files, mtime = self._walk_files(f"{rel}/{folder}", read)
+            for key, path, size, raw in files:
+                key = sys.intern(f"{folder}/{key}")
+                self._metric(
+                    found, key, path[: -len(key) - 1], size, raw, logged_model
+                )
+                keys += (key,)
+            newest = max(newest, mtime)
+        return found, keys, newest
+
+    def _metric(
+        self,
+        found: dict[str, MetricSummary],
+        key: str,
+        folder: str,
+        size: int,
+        raw: bytes | OSError | None,
+        logged_model: bool,
+    ) -> None:
         latest = self.options.latest
-        for key, path, size, raw in files:
-            if isinstance(raw, OSError):
-                self._stray("unreadable", path, raw.strerror or str(raw))
-                raw = None
-            wanted = latest is None or key in latest
-            if raw is None:
-                if wanted:
-                    found[key] = MetricSummary(key=key, path=path, size=size)
-                continue
-            summary = summarize_metric(key, path, raw, logged_model, wanted)
-            if wanted or summary.bad_lines or summary.duplicate_lines:
-                found[key] = summary
-        return found, tuple(key for key, *_rest in files), newest
+        wanted = latest is None or key in latest
+        if isinstance(raw, OSError):
+            self._stray(
+                "unreadable", f"{folder}/{key}", raw.strerror or str(raw)
+            )
+            raw = None
+        if raw is None:  # only sized
+            if wanted:
+                found[key] = MetricSummary(key, f"{folder}/{key}", size)
+        elif wanted or not clean(raw, logged_model):
+            key = sys.intern(key)
+            path = f"{folder}/{key}"
+            found[key] = summarize_metric(key, path, raw, logged_model, wanted)
 
     def _logged_models(
         self, experiment_id: str, rel: str

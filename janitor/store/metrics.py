@@ -31,6 +31,15 @@ RUN_LINE = re.compile(_RUN_LINE)
 MODEL_LINE = re.compile(_MODEL_LINE)
 
 
+def clean(raw: bytes, logged_model: bool = False) -> bool:
+    """Whether every line of a metric file is well formed and none
+    repeats: nothing to report, told without building a summary."""
+    if not (MODEL_FILE if logged_model else RUN_FILE).fullmatch(raw):
+        return False
+    lines = raw.split(b"\n")  # the last is the empty rest after "\n"
+    return len(set(lines)) == len(lines)
+
+
 def summarize_metric(
     key: str,
     path: str,
