@@ -3,6 +3,7 @@ same objects as a full scan, without walking the rest of the store."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from janitor.store import filestore, open_store
@@ -14,7 +15,10 @@ def _runs_by_id(snapshot) -> dict[str, Run]:
 
 
 def _comparable(run: Run) -> dict:
-    fields = dict(vars(run))
+    fields = {
+        field.name: getattr(run, field.name)
+        for field in dataclasses.fields(run)
+    }
     fields["meta"] = (run.meta.path, run.meta.data, run.meta.canonical)
     # repr: a NaN metric value equals itself only as text.
     fields["metrics"] = {key: repr(m) for key, m in run.metrics.items()}

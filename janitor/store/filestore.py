@@ -18,8 +18,16 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import (
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from janitor.errors import StoreError
 from janitor.store.metayaml import missing_meta, parse_meta, unreadable_meta
@@ -474,7 +482,7 @@ class _Scan:
             nested = (sys.intern(f"{name}/{key}") for key, *_ in found)
             keys += tuple(nested)
             newest = max(newest, mtime)
-        return keys, newest
+        return _shared(keys), newest
 
     def _meta(self, folder: str, listing: _Folder) -> Meta:
         """The meta.yaml of a folder listed with ``read=META``."""
@@ -611,7 +619,7 @@ class _Scan:
     ) -> Run | None:
         before = self.snapshot.bytes
         listing = self._listing(rel, META)
-        subfolders = {sys.intern(child) for child in listing.folders}
+        subfolders = _shared(frozenset(map(sys.intern, listing.folders)))
         looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
         if META not in listing.files and not looks_like_run:
             self._stray("foreign-folder", rel, "no meta.yaml and not a run")
@@ -620,6 +628,10 @@ class _Scan:
 
         self.run_count += 1
         run = Run(name, experiment_id, rel, self._meta(rel, listing))
+        data = run.meta.data
+        for key in ("run_id", "run_uuid"):
+            if data.get(key) == name:
+                data[key] = name  # one copy of the id, not three
         run.subfolders = subfolders
         newest = max(folder_mtime, listing.newest)
         for child, child_mtime in listing.folders.items():
@@ -672,7 +684,7 @@ class _Scan:
                 )
                 keys += (key,)
             newest = max(newest, mtime)
-        return found, keys, newest
+        return found, _shared(keys), newest
 
     def _metric(
         self,
@@ -863,6 +875,22 @@ def experiment_like(path: str) -> bool:
     if os.path.basename(path).isdigit():
         return True
     return os.path.lexists(os.path.join(path, META))
+
+
+_SHARED: dict[Hashable, Any] = {}
+SHARED_MOST = 4096
+_Names = TypeVar("_Names", bound=Hashable)
+
+
+def _shared(names: _Names) -> _Names:
+    """One copy of a run's key tuple or folder set, shared by every run
+    that has the same: most runs of a store log the same keys."""
+    found = _SHARED.get(names)
+    if found is not None:
+        return found
+    if len(_SHARED) < SHARED_MOST:
+        _SHARED[names] = names
+    return names
 
 
 def _join(folder: str, name: str) -> str:

@@ -32,7 +32,7 @@ class MetaProblem(enum.Enum):
     UNREADABLE = "unreadable"
 
 
-@dataclass
+@dataclass(slots=True)
 class Meta:
     """A meta.yaml as found: its mapping, or the reason there is none."""
 
@@ -56,7 +56,7 @@ class BadMetricLine:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class MetricSummary:
     """One metric file: its latest value and whatever is wrong with it."""
 
@@ -82,13 +82,13 @@ class Stray:
     run_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Run:
     run_id: str  # the folder name
     experiment_id: str  # the experiment folder it sits in
     path: str
     meta: Meta
-    subfolders: set[str] = field(default_factory=set)
+    subfolders: frozenset[str] = frozenset()
     # Metric files by key: every one, or (from a scan that names the
     # metrics whose latest value it wants) those and any with a problem.
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
