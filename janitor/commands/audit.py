@@ -10,7 +10,7 @@ import click
 from janitor.checks import CheckContext, run_checks
 from janitor.checks.finding import Finding, Severity
 from janitor.errors import EXIT_FINDINGS, EXIT_OK
-from janitor.report import AuditResult, json_report, table
+from janitor.report import AuditResult, json_report
 from janitor.report.progress import ProgressLine
 from janitor.sizes import size_report
 from janitor.store import open_store
@@ -61,5 +61,7 @@ def audit(
     if output_format == "json":
         click.echo(json_report.render_audit(result))
     else:
+        from janitor.report import table  # tabulate: only for tables
+
         click.echo(table.render_audit(result, quiet=quiet))
     return EXIT_FINDINGS if failing(result.findings, fail_on) else EXIT_OK
