@@ -39,7 +39,7 @@ PARENT_TAG = "mlflow.parentRunId"
 TagReader = Callable[[Run, Iterable[str]], dict[str, str]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     run: Run
     experiment: Experiment
