@@ -740,3 +740,23 @@ def test_the_schema_has_the_model_fields():
         if model is Policy:
             names -= {"path", "sha256"}
         assert set(section.fields) == names, model.__name__
+
+
+def test_ranked_metrics_come_from_every_top_n_rule():
+    policy = _policy(
+        """\
+        version: 1
+        keep:
+          top_n: [{metric: roc_auc, n: 3, order: max}]
+        experiments:
+          - match: "nlp-*"
+            keep:
+              top_n:
+                - {metric: bleu, n: 1, order: max}
+                - {metric: val/loss, n: 2, order: min}
+          - match: other
+            keep: {newest: 2}
+        """
+    )
+    assert policy.ranked_metrics() == {"roc_auc", "bleu", "val/loss"}
+    assert _policy("version: 1\n").ranked_metrics() == set()
