@@ -84,12 +84,14 @@ class FileStore:
         """Read the whole store.
 
         With ``metrics`` false, metric files are only sized, not parsed
-        (what the size gate needs); with ``latest``, every metric file is
-        still validated but only the metrics so named get their latest
-        value worked out (None: all). With ``files_over``, every file
+        (what the size gate needs). With ``latest``, every metric file
+        is still validated, but a summary is kept only for the metrics
+        so named (with their latest value) and for files with a problem;
+        None keeps every summary, latest values included. Every run's
+        metric keys are kept either way. With ``files_over``, every file
         larger than that many bytes is listed in
         ``Snapshot.large_files``. A large store is read by several
-        processes, one experiment each, with the same result.
+        processes (see `janitor.store.parallel`), with the same result.
         """
         from janitor.store import parallel
 
