@@ -162,3 +162,24 @@ def test_meta_from_the_fast_path_is_the_same_meta():
     assert (meta.data, meta.canonical, meta.problem) == (data, True, None)
     edited = raw.replace(b"Default", b"'Default'")
     assert not parse_meta("0/meta.yaml", edited).canonical
+
+
+def test_fields_behave_as_the_mapping_they_hold():
+    import copy
+    import pickle
+
+    from janitor.store.model import Fields
+
+    data = {"run_id": "ab" * 16, "status": 3, "tags": [], "user_id": "u"}
+    fields = Fields(data)
+    assert fields == data and dict(fields) == data
+    assert list(fields) == list(data) and len(fields) == 4
+    assert fields["status"] == 3 and fields.get("missing", 7) == 7
+    for again in (pickle.loads(pickle.dumps(fields)), copy.deepcopy(fields)):
+        assert again == data
+    other = Fields(dict(data, status=4))
+    assert other._positions is fields._positions  # one copy per key set
+
+    folder = "".join(["ab"] * 16)  # equal to the id, another object
+    shared = fields.sharing(folder)
+    assert shared == data and shared["run_id"] is folder

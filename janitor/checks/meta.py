@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from janitor.checks.finding import Finding, Severity
@@ -196,7 +196,7 @@ def _meta_findings(
 
 
 def _field_problems(
-    data: dict[str, Any],
+    data: Mapping[str, Any],
     keys: dict[str, tuple[type, ...]],
 ) -> Iterator[str]:
     for key, types in keys.items():

@@ -34,6 +34,7 @@ from janitor.store.metayaml import missing_meta, parse_meta, unreadable_meta
 from janitor.store.metrics import clean, summarize_metric
 from janitor.store.model import (
     Experiment,
+    Fields,
     LargeFile,
     LoggedModel,
     Meta,
@@ -630,10 +631,8 @@ class _Scan:
 
         self.run_count += 1
         run = Run(name, experiment_id, rel, self._meta(rel, listing))
-        data = run.meta.data
-        for key in ("run_id", "run_uuid"):
-            if data.get(key) == name:
-                data[key] = name  # one copy of the id, not three
+        if isinstance(run.meta.data, Fields):
+            run.meta.data = run.meta.data.sharing(name)  # one copy of the id
         run.subfolders = subfolders
         newest = max(folder_mtime, listing.newest)
         for child, child_mtime in listing.folders.items():

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from janitor.store.fastmeta import parse_canonical
-from janitor.store.model import Meta, MetaProblem
+from janitor.store.model import Fields, Meta, MetaProblem
 
 try:
     from yaml import CSafeDumper as FastDumper
@@ -54,7 +54,7 @@ def parse_meta(path: str, raw: bytes) -> Meta:
     raw = raw.replace(b"\r\n", b"\n")
     flat = parse_canonical(raw)
     if flat is not None:
-        return Meta(path, data=flat)
+        return Meta(path, data=Fields(flat))
     try:
         text = raw.decode("utf-8")
         data = yaml.load(text, Loader=FastLoader)

@@ -9,8 +9,9 @@ MLflow would make of it: a bad meta.yaml is kept as a `Meta` whose
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 RUN_STATUSES = {
     1: "RUNNING",
@@ -32,12 +33,60 @@ class MetaProblem(enum.Enum):
     UNREADABLE = "unreadable"
 
 
+class Fields(Mapping[str, Any]):
+    """A flat meta.yaml's mapping, kept small: a tuple of its values and
+    the key positions, one copy of which serves every file with the same
+    keys (a store of 100,000 runs has 100,000 such mappings)."""
+
+    __slots__ = ("_positions", "_values")
+    _shared: ClassVar[dict[tuple[str, ...], dict[str, int]]] = {}
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        keys = tuple(data)
+        positions = self._shared.get(keys)
+        if positions is None:
+            positions = {key: index for index, key in enumerate(keys)}
+            if len(self._shared) < 256:
+                self._shared[keys] = positions
+        self._positions = positions
+        self._values = tuple(data.values())
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[self._positions[key]]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        index = self._positions.get(key)
+        return default if index is None else self._values[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Fields, (dict(self),))
+
+    def sharing(self, value: str) -> Fields:
+        """The same mapping, holding ``value`` itself wherever it holds an
+        equal string (a run's id is its folder name too)."""
+        values = tuple(
+            value if item == value else item for item in self._values
+        )
+        copy = Fields.__new__(Fields)
+        copy._positions, copy._values = self._positions, values
+        return copy
+
+
 @dataclass(slots=True)
 class Meta:
     """A meta.yaml as found: its mapping, or the reason there is none."""
 
     path: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
     problem: MetaProblem | None = None
     detail: str = ""
     canonical: bool = True
