@@ -51,6 +51,13 @@ def damaged_store(tmp_path):
     for index, run in enumerate(runs[10:30]):
         # Many ties for the largest files, across experiments.
         (run / "artifacts" / f"weights-{index}.bin").write_bytes(b"w" * 9000)
+    # Hard links (counted once, where the serial scan meets them first)
+    # within an experiment, across experiments, and to a root file.
+    shared = runs[11] / "artifacts" / "shared.bin"
+    shared.write_bytes(b"s" * 7000)
+    for other in (runs[18], runs[27]):
+        os.link(shared, other / "artifacts" / "shared-link.bin")
+    os.link(root / "notes.txt", runs[29] / "artifacts" / "notes-link.txt")
     return root
 
 

@@ -75,6 +75,8 @@ class ExperimentPart:
     runs: int
     largest: list[tuple[int, str]] = field(default_factory=list)
     large_files: list[LargeFile] = field(default_factory=list)
+    # Files with more than one link counted here, by (device, inode).
+    linked: set[tuple[int, int]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,14 @@ def scan(
     slices: dict[str, list[ExperimentPart]] = {}
     for index, job in enumerate(plan.jobs):
         slices.setdefault(job.rel, []).append(parts[index])
-    return _MergingScan(root, options, _Counter(progress), slices).run()
+    merging = _MergingScan(root, options, _Counter(progress), slices)
+    snapshot = merging.run()
+    if merging.linked_twice():
+        # A hard link counts once, where the serial scan meets it first;
+        # two jobs met the same file, so read the store again in order.
+        logger.debug("hard links across jobs: reading the store serially")
+        return _Scan(root, options, progress).run()
+    return snapshot
 
 
 @dataclass
@@ -382,6 +391,7 @@ def _read_job(root: str, options: ScanOptions, job: _Job) -> ExperimentPart:
         reader.run_count,
         reader.candidates.final(),
         snapshot.large_files,
+        reader.linked,
     )
 
 
@@ -461,6 +471,17 @@ class _MergingScan(_Scan):
         super().__init__(root, options, None)
         self.counter = counter
         self.slices = slices
+        self.linked_by_part: list[set[tuple[int, int]]] = []
+
+    def linked_twice(self) -> bool:
+        """Whether a file with several links was counted by two jobs, or
+        by a job and this process."""
+        seen = set(self.linked)
+        for linked in self.linked_by_part:
+            if not seen.isdisjoint(linked):
+                return True
+            seen |= linked
+        return False
 
     def _add_experiment(
         self,
@@ -487,6 +508,8 @@ class _MergingScan(_Scan):
             snapshot.large_files.extend(part.large_files)
             snapshot.bytes += part.bytes
             snapshot.files += part.files
+            if part.linked:
+                self.linked_by_part.append(part.linked)
             runs += part.runs
             for size, path in part.largest:
                 self._offer_largest(size, path)
