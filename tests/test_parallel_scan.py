@@ -230,3 +230,16 @@ def test_a_lean_scan_keeps_asked_and_faulty_metric_summaries(
                 == run.metrics["roc_auc"].latest_value
             )
     assert faulty >= 2  # the duplicated and the unreadable-bytes files
+
+
+def test_workers_are_capped_and_nonsense_is_ignored(
+    damaged_store, monkeypatch, caplog
+):
+    monkeypatch.setenv("JANITOR_WORKERS", "300")
+    plan = parallel.plan(str(damaged_store))
+    assert plan.workers == len(plan.jobs) == 5
+    for nonsense in ("0", "-1", "two", "2.5"):
+        monkeypatch.setenv("JANITOR_WORKERS", nonsense)
+        caplog.clear()
+        assert parallel.plan(str(damaged_store)).workers == 1  # small store
+        assert f"JANITOR_WORKERS={nonsense!r}" in caplog.text

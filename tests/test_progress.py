@@ -47,7 +47,7 @@ def test_a_terminal_sees_the_progress_line(small_store):
         "audit", str(small_store.root), "--format", "json", env=NOW
     )
     assert code == 0
-    assert "\rjanitor: reading the store: 1 experiments, " in shown
+    assert "\rjanitor: reading the store: 1 experiment, " in shown
     assert shown.endswith("\r")  # erased before the results
     assert json.loads(stdout)["summary"]["runs"] == 2
 

@@ -99,3 +99,56 @@ def test_files_over_lists_every_larger_file(small_store):
         ),
     }
     assert open_store(str(small_store.root)).scan().large_files == []
+
+
+def _runs_of(snapshot) -> dict[str, Run]:
+    return {run.run_id: run for run in snapshot.runs()}
+
+
+def test_artifacts_deeper_than_the_path_limit_are_counted(small_store):
+    # Hand-made: a copied-in artifact tree whose paths pass PATH_MAX
+    # (4,096 bytes on Linux), which MLflow could not have written.
+    run = small_store.run_dir(0)
+    before = _runs_of(open_store(str(small_store.root)).scan())
+    folder = os.open(run / "artifacts", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for level in range(20):
+            name = f"{level:02d}" + "d" * 240
+            os.mkdir(name, dir_fd=folder)
+            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        deepest = os.open(
+            "weights.bin", os.O_WRONLY | os.O_CREAT, dir_fd=folder
+        )
+        os.write(deepest, b"w" * 1234)
+        os.close(deepest)
+    finally:
+        os.close(folder)
+    snapshot = open_store(str(small_store.root)).scan()
+    after = _runs_of(snapshot)[small_store.run_ids[0]]
+    old = before[small_store.run_ids[0]]
+    assert after.artifact_bytes == old.artifact_bytes + 1234
+    assert after.artifact_files == old.artifact_files + 1
+    assert [
+        stray for stray in snapshot.strays if stray.kind == "unreadable"
+    ] == []
+
+
+def test_a_run_removed_while_the_store_is_read_is_left_out(
+    small_store, monkeypatch
+):
+    # The race of a run deleted between its experiment's listing and its
+    # own: reproduced by making its folder vanish at that moment.
+    gone = f"{small_store.experiment_id}/{small_store.run_ids[0]}"
+    open_folder = filestore._Scan._open_folder
+
+    def vanishing(self, rel):
+        if rel == gone:
+            raise FileNotFoundError(2, "No such file or directory")
+        return open_folder(self, rel)
+
+    monkeypatch.setattr(filestore._Scan, "_open_folder", vanishing)
+    snapshot = open_store(str(small_store.root)).scan()
+    assert set(_runs_of(snapshot)) == {small_store.run_ids[1]}
+    assert snapshot.strays == []

@@ -32,8 +32,9 @@ class ProgressLine:
         if now - self.started < self.delay or now - self.drawn_at < REFRESH:
             return
         text = (
-            f"janitor: reading the store: {experiments:,} experiments, "
-            f"{runs:,} runs"
+            f"janitor: reading the store: {experiments:,} "
+            f"experiment{'' if experiments == 1 else 's'}, "
+            f"{runs:,} run{'' if runs == 1 else 's'}"
         )
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()

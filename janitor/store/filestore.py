@@ -9,6 +9,7 @@ for the checks to report.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import glob
 import heapq
@@ -206,13 +207,14 @@ class _Folder:
     -> bytes counted (0 for a hard link counted already), the newest
     mtime among them, and the file contents asked for."""
 
-    __slots__ = ("contents", "files", "folders", "newest")
+    __slots__ = ("contents", "files", "folders", "gone", "newest")
 
     def __init__(self) -> None:
         self.folders: dict[str, float] = {}
         self.files: dict[str, int] = {}
         self.contents: dict[str, bytes | OSError] = {}
         self.newest = 0.0
+        self.gone = False  # removed since it was seen
 
 
 class _Scan:
@@ -339,11 +341,11 @@ class _Scan:
         walk one store side by side queue on the kernel's path cache.
         """
         listing = _Folder()
-        full = f"{self.root}/{rel}" if rel else self.root
         try:
-            # A symlinked root is the user's choice; below it, a folder
-            # turned into a link since it was listed is not entered.
-            descriptor = os.open(full, DIRECTORY if rel else ROOT_DIRECTORY)
+            descriptor = self._open_folder(rel)
+        except FileNotFoundError:
+            listing.gone = True  # removed since its parent was listed
+            return listing
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
             return listing
@@ -363,6 +365,8 @@ class _Scan:
                 name = entry.name
                 try:
                     info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # removed since the folder was listed
                 except OSError as exc:
                     path = f"{rel}/{name}" if rel else name
                     self._stray("unreadable", path, exc.strerror or str(exc))
@@ -403,6 +407,29 @@ class _Scan:
             self.snapshot.files += count
         listing.newest = newest
         return listing
+
+    def _open_folder(self, rel: str) -> int:
+        """An open descriptor of a folder of the store. A symlinked root
+        is the user's choice; below it, a folder turned into a link since
+        it was listed is not entered."""
+        if not rel:
+            return os.open(self.root, ROOT_DIRECTORY)
+        try:
+            return os.open(f"{self.root}/{rel}", DIRECTORY)
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+        # Deeper than the system's limit on a path: one folder at a time.
+        descriptor = os.open(self.root, ROOT_DIRECTORY)
+        try:
+            for name in rel.split("/"):
+                inner = os.open(name, DIRECTORY, dir_fd=descriptor)
+                os.close(descriptor)
+                descriptor = inner
+        except BaseException:
+            os.close(descriptor)
+            raise
+        return descriptor
 
     def _first_link(self, info: os.stat_result) -> bool:
         inode = (info.st_dev, info.st_ino)
@@ -582,7 +609,7 @@ class _Scan:
         with their mtimes, looked up relative to the open folder."""
         found: dict[str, float] = {}
         try:
-            descriptor = os.open(f"{self.root}/{rel}", DIRECTORY)
+            descriptor = self._open_folder(rel)
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
             return found
@@ -622,6 +649,8 @@ class _Scan:
     ) -> Run | None:
         before = self.snapshot.bytes
         listing = self._listing(rel, META)
+        if listing.gone:
+            return None  # deleted while the store was read
         subfolders = _shared(frozenset(map(sys.intern, listing.folders)))
         looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
         if META not in listing.files and not looks_like_run:

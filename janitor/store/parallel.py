@@ -16,9 +16,10 @@ them (see `_Candidates`), and this process offers those to its heap as
 the serial scan would have.
 
 ``JANITOR_WORKERS`` sets the number of processes: 1 reads serially, 2
-or more forces a parallel read even of a small store. Unset, a store of
-at least `PARALLEL_MIN_ENTRIES` folders and files in its experiments,
-on a machine with several cores, is read by two processes.
+or more forces a parallel read even of a small store (never more
+processes than jobs); anything else is ignored with a warning. Unset, a
+store of at least `PARALLEL_MIN_ENTRIES` folders and files in its
+experiments, on a machine with several cores, is read by two processes.
 """
 
 from __future__ import annotations
@@ -101,11 +102,18 @@ class Plan:
 
 def plan(root: str) -> Plan:
     configured = os.environ.get("JANITOR_WORKERS", "").strip()
+    if configured and not (configured.isdigit() and int(configured) > 0):
+        logger.warning(
+            "JANITOR_WORKERS=%r is not a number of processes (1 or more); "
+            "ignored",
+            configured,
+        )
+        configured = ""
     if configured == "1":
         return Plan(1)
     jobs = experiment_jobs(root)
-    if configured.isdigit() and int(configured) > 1:
-        return Plan(int(configured), jobs)
+    if configured:  # no more processes than jobs
+        return Plan(max(1, min(int(configured), len(jobs))), jobs)
     if (os.cpu_count() or 1) < 2 or len(jobs) < 2:
         return Plan(1, jobs)
     entries = sum(job.entries for job in jobs)
