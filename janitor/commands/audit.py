@@ -59,7 +59,7 @@ def audit(
         if progress:
             progress.finish()
     if output_format == "json":
-        click.echo(json_report.render_audit(result))
+        json_report.write(json_report.audit_document(result))
     else:
         from janitor.report import table  # tabulate: only for tables
 

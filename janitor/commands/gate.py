@@ -72,7 +72,7 @@ def gate(
             "--policy or --max-store/--max-experiment/--max-run/--max-file",
         )
     if output_format == "json":
-        click.echo(json_report.render_gate(result))
+        json_report.write(json_report.gate_document(result))
     elif output_format == "sarif":
         click.echo(sarif.render_gate(result))
     elif output_format == "github":

@@ -24,7 +24,7 @@ from janitor.checks import CheckContext, run_checks
 from janitor.errors import EXIT_FINDINGS, EXIT_OK, JanitorError, RefusedError
 from janitor.policy.engine import Decision, Plan, make_plan
 from janitor.policy.model import Policy
-from janitor.report import natural_size
+from janitor.report import json_report, natural_size
 from janitor.report import plan as plan_report
 from janitor.store import FileStore, open_store
 from janitor.store.model import Run
@@ -145,7 +145,7 @@ def _show(
     plan: Plan, store: str, now: float, dry_run: bool, output_format: str
 ) -> None:
     if output_format == "json":
-        click.echo(plan_report.render_json(plan, store, dry_run))
+        json_report.write(plan_report.plan_document(plan, store, dry_run))
     else:
         click.echo(plan_report.render_table(plan, store, now, dry_run))
 

@@ -5,7 +5,6 @@ Verbs follow the mode: "would prune" in a dry run, "pruned" for real.
 
 from __future__ import annotations
 
-import json
 from itertools import groupby
 from typing import Any
 
@@ -118,12 +117,6 @@ def _run_document(decision: Decision) -> dict[str, Any]:
         "bytes": decision.bytes,
         "logged_models": [m.model_id for m in decision.logged_models],
     }
-
-
-def render_json(plan: Plan, store: str, dry_run: bool) -> str:
-    return json.dumps(
-        plan_document(plan, store, dry_run), indent=2, ensure_ascii=False
-    )
 
 
 def render_explanation(decision: Decision, now: float) -> str:
