@@ -158,10 +158,10 @@ def test_random_mappings_and_hand_edits():
 def test_meta_from_the_fast_path_is_the_same_meta():
     data = {"experiment_id": "0", "name": "Default", "tags": []}
     raw = dump_canonical(data).encode()
-    meta = parse_meta("0/meta.yaml", raw)
+    meta = parse_meta("0", raw)
     assert (meta.data, meta.canonical, meta.problem) == (data, True, None)
     edited = raw.replace(b"Default", b"'Default'")
-    assert not parse_meta("0/meta.yaml", edited).canonical
+    assert not parse_meta("0", edited).canonical
 
 
 def test_fields_behave_as_the_mapping_they_hold():

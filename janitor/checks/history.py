@@ -101,7 +101,7 @@ def added(path: str, place: Place, after: bytes) -> Iterator[Finding]:
         return
     if not place.part.endswith("meta.yaml"):
         return
-    meta = parse_meta(path, after)
+    meta = parse_meta(path.rpartition("/")[0], after)
     if meta.ok and not meta.canonical:
         yield _not_canonical(path, place)
 
@@ -149,7 +149,8 @@ def type_changed(path: str, place: Place) -> Iterator[Finding]:
 def _meta_change(
     path: str, place: Place, before: bytes, after: bytes
 ) -> Iterator[Finding]:
-    old, new = parse_meta(path, before), parse_meta(path, after)
+    folder = path.rpartition("/")[0]
+    old, new = parse_meta(folder, before), parse_meta(folder, after)
     if new.problem is not None:
         detail = f": {new.detail}" if new.detail else ""
         yield _finding(

@@ -158,7 +158,7 @@ def _source_run(store: str, model_folder: str) -> str | None:
     meta_path = os.path.join(store, model_folder, "meta.yaml")
     try:
         with open(meta_path, "rb") as handle:
-            meta = parse_meta(meta_path, handle.read())
+            meta = parse_meta(model_folder, handle.read())
     except OSError:
         return None
     source = meta.get("source_run_id")

@@ -516,13 +516,12 @@ class _Scan:
 
     def _meta(self, folder: str, listing: _Folder) -> Meta:
         """The meta.yaml of a folder listed with ``read=META``."""
-        path = _join(folder, META)
         if META not in listing.files:
-            return missing_meta(path)
+            return missing_meta(folder)
         raw = listing.contents.get(META, b"")
         if isinstance(raw, OSError):
-            return unreadable_meta(path, raw)
-        return parse_meta(path, raw)
+            return unreadable_meta(folder, raw)
+        return parse_meta(folder, raw)
 
     def _stray(self, kind: str, path: str, detail: str = "") -> None:
         self.snapshot.strays.append(
@@ -575,7 +574,7 @@ class _Scan:
             meta = self._meta(rel, listing)
             folders = listing.folders
         else:
-            meta = missing_meta(_join(rel, META))  # read by the first slice
+            meta = missing_meta(rel)  # read by the first slice
             folders = self._folder_mtimes(rel, only)
         experiment = Experiment(experiment_id, rel, meta, in_trash=in_trash)
         for name, mtime in folders.items():
@@ -823,21 +822,21 @@ class _Scan:
         try:
             info = os.lstat(full)
         except FileNotFoundError:
-            return missing_meta(path)
+            return missing_meta(folder)
         except OSError as exc:
-            return unreadable_meta(path, exc)
+            return unreadable_meta(folder, exc)
         if stat.S_ISLNK(info.st_mode):
             self._stray("symlink", path, _link_target(full))
-            return missing_meta(path)
+            return missing_meta(folder)
         if not stat.S_ISREG(info.st_mode):
             self._stray("unreadable", path, SPECIAL)
-            return missing_meta(path)
+            return missing_meta(folder)
         try:
             with open(full, "rb") as handle:
                 raw = handle.read()
         except OSError as exc:
-            return unreadable_meta(path, exc)
-        return parse_meta(path, raw)
+            return unreadable_meta(folder, exc)
+        return parse_meta(folder, raw)
 
     # -- the model registry ----------------------------------------------
 

@@ -38,13 +38,14 @@ def dump_canonical(data: dict[str, Any], dumper: Any = FastDumper) -> str:
 MAX_META_BYTES = 1_000_000
 
 
-def parse_meta(path: str, raw: bytes) -> Meta:
-    """Turn the bytes of a meta.yaml into a Meta, never raising."""
+def parse_meta(folder: str, raw: bytes) -> Meta:
+    """Turn the bytes of a folder's meta.yaml into a Meta, never
+    raising."""
     if not raw.strip():
-        return Meta(path, problem=MetaProblem.EMPTY)
+        return Meta(folder, problem=MetaProblem.EMPTY)
     if len(raw) > MAX_META_BYTES:
         return Meta(
-            path,
+            folder,
             problem=MetaProblem.UNPARSEABLE,
             detail=f"{len(raw)} bytes, far more than any meta.yaml MLflow "
             "writes",
@@ -54,21 +55,21 @@ def parse_meta(path: str, raw: bytes) -> Meta:
     raw = raw.replace(b"\r\n", b"\n")
     flat = parse_canonical(raw)
     if flat is not None:
-        return Meta(path, data=Fields(flat))
+        return Meta(folder, data=Fields(flat))
     try:
         text = raw.decode("utf-8")
         data = yaml.load(text, Loader=FastLoader)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         detail = " ".join(str(exc).split())
-        return Meta(path, problem=MetaProblem.UNPARSEABLE, detail=detail)
+        return Meta(folder, problem=MetaProblem.UNPARSEABLE, detail=detail)
     if not isinstance(data, dict):
         kind = type(data).__name__
         return Meta(
-            path,
+            folder,
             problem=MetaProblem.NOT_A_MAPPING,
             detail=f"the document is a {kind}, not a mapping",
         )
-    return Meta(path, data=data, canonical=is_canonical(text, data))
+    return Meta(folder, data=data, canonical=is_canonical(text, data))
 
 
 def is_canonical(text: str, data: dict[str, Any]) -> bool:
@@ -79,13 +80,13 @@ def is_canonical(text: str, data: dict[str, Any]) -> bool:
     return dump_canonical(data, yaml.SafeDumper) == text
 
 
-def missing_meta(path: str) -> Meta:
-    return Meta(path, problem=MetaProblem.MISSING)
+def missing_meta(folder: str) -> Meta:
+    return Meta(folder, problem=MetaProblem.MISSING)
 
 
-def unreadable_meta(path: str, error: OSError) -> Meta:
+def unreadable_meta(folder: str, error: OSError) -> Meta:
     return Meta(
-        path,
+        folder,
         problem=MetaProblem.UNREADABLE,
         detail=error.strerror or str(error),
     )

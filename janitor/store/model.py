@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+META_FILE = "meta.yaml"
 RUN_STATUSES = {
     1: "RUNNING",
     2: "SCHEDULED",
@@ -85,11 +86,17 @@ class Fields(Mapping[str, Any]):
 class Meta:
     """A meta.yaml as found: its mapping, or the reason there is none."""
 
-    path: str
+    # The folder holding it, relative to the store root ("" for the root
+    # itself): the same string as the folder's own path, not a new one.
+    folder: str
     data: Mapping[str, Any] = field(default_factory=dict)
     problem: MetaProblem | None = None
     detail: str = ""
     canonical: bool = True
+
+    @property
+    def path(self) -> str:
+        return f"{self.folder}/{META_FILE}" if self.folder else META_FILE
 
     @property
     def ok(self) -> bool:
