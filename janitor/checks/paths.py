@@ -38,10 +38,21 @@ def plainly_inside(uri: str, root: str) -> bool:
     """Whether a location is, with no doubt, ``file://<root>/...`` of
     plain folder names: most of a store's locations, told without
     parsing."""
+    prefix = _plain_prefix(root)
+    return (
+        prefix is not None
+        and uri.startswith(prefix)
+        and bool(_PLAIN_REST.match(uri, len(prefix)))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _plain_prefix(root: str) -> str | None:
+    """``file://<root>/``, or None for a root whose characters a URL
+    parser may read otherwise (the long way knows what it makes of them)."""
     if not root.startswith("/") or any(c in root for c in "%;?#"):
-        return False  # the long way knows what a URL makes of those
-    prefix = f"file://{root}/"
-    return uri.startswith(prefix) and bool(_PLAIN_REST.match(uri, len(prefix)))
+        return None
+    return f"file://{root}/"
 
 
 def local_path(uri: str) -> str | None:

@@ -476,43 +476,33 @@ class _Scan:
             rel = pending.pop()
             listing = self._listing(rel)
 
-    def _walk_files(
-        self, rel: str, read: bool = False
-    ) -> tuple[list[tuple[str, str, int, bytes | OSError | None]], float]:
-        """(key, path, size, contents) of every file below a folder, key
-        with '/', contents only with ``read``; and the newest mtime
-        there. Iterative, like `_walk_sizes`."""
-        found = []
-        newest = 0.0
-        pending = [(rel, "")]
-        while pending:
-            folder, start = pending.pop()
+    def _walk_files(self, rel: str, read: bool = False) -> _Folder:
+        """Every file below a folder in one listing, keyed by its path
+        below the folder ('/' for nested ones): sizes, contents with
+        ``read``, and the newest mtime anywhere below. A flat folder,
+        the usual case, is its own listing. Iterative, like
+        `_walk_sizes`."""
+        merged = self._listing(rel, read)
+        pending = [(f"{rel}/{name}", f"{name}/") for name in merged.folders]
+        while pending:  # nested keys, rare
+            folder, prefix = pending.pop()
             listing = self._listing(folder, read)
-            if listing.newest > newest:
-                newest = listing.newest
-            contents = listing.contents
+            merged.newest = max(merged.newest, listing.newest)
             for name, size in listing.files.items():
-                # Runs repeat the same keys: keep one copy of each.
-                key = sys.intern(start + name)
-                found.append(
-                    (key, f"{folder}/{name}", size, contents.get(name))
-                )
-            for name in listing.folders:
-                pending.append((f"{folder}/{name}", f"{start}{name}/"))
-        return found, newest
+                merged.files[prefix + name] = size
+            for name, raw in listing.contents.items():
+                merged.contents[prefix + name] = raw
+            pending += [
+                (f"{folder}/{name}", f"{prefix}{name}/")
+                for name in listing.folders
+            ]
+        return merged
 
     def _keys(self, rel: str) -> tuple[tuple[str, ...], float]:
         """The keys of the files below a folder, one shared copy of each
         (runs repeat them), and the newest mtime there."""
-        listing = self._listing(rel)
-        keys = tuple(map(sys.intern, listing.files))
-        newest = listing.newest
-        for name in listing.folders:  # nested keys, rare
-            found, mtime = self._walk_files(f"{rel}/{name}")
-            nested = (sys.intern(f"{name}/{key}") for key, *_ in found)
-            keys += tuple(nested)
-            newest = max(newest, mtime)
-        return _shared(keys), newest
+        files = self._walk_files(rel)
+        return _shared(tuple(map(sys.intern, files.files))), files.newest
 
     def _meta(self, folder: str, listing: _Folder) -> Meta:
         """The meta.yaml of a folder listed with ``read=META``."""
@@ -697,23 +687,12 @@ class _Scan:
         file's summary is kept only if its latest value was asked for:
         a store holds millions of them."""
         found: dict[str, MetricSummary] = {}
-        read = self.parse_metrics
-        listing = self._listing(rel, read)
-        keys = tuple(map(sys.intern, listing.files))
-        for name, size in listing.files.items():
-            raw = listing.contents.get(name)
-            self._metric(found, name, rel, size, raw, logged_model)
-        newest = listing.newest
-        for folder in listing.folders:  # nested keys, rare
-            files, mtime = self._walk_files(f"{rel}/{folder}", read)
-            for key, path, size, raw in files:
-                key = sys.intern(f"{folder}/{key}")
-                self._metric(
-                    found, key, path[: -len(key) - 1], size, raw, logged_model
-                )
-                keys += (key,)
-            newest = max(newest, mtime)
-        return found, _shared(keys), newest
+        files = self._walk_files(rel, self.parse_metrics)
+        for key, size in files.files.items():
+            raw = files.contents.get(key)
+            self._metric(found, key, rel, size, raw, logged_model)
+        keys = tuple(map(sys.intern, files.files))
+        return found, _shared(keys), files.newest
 
     def _metric(
         self,
@@ -866,11 +845,11 @@ class _Scan:
 
     def _aliases(self, rel: str) -> dict[str, str]:
         aliases = {}
-        found, _newest = self._walk_files(rel, True)
-        for key, path, _size, raw in found:
+        for key, raw in self._walk_files(rel, True).contents.items():
             if isinstance(raw, OSError):
+                path = f"{rel}/{key}"
                 self._stray("unreadable", path, raw.strerror or str(raw))
-            elif raw is not None:
+            else:
                 aliases[key] = raw.decode("utf-8", "replace").strip()
         return aliases
 

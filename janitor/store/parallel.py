@@ -73,7 +73,6 @@ class ExperimentPart:
     strays: list[Stray]
     bytes: int
     files: int
-    runs: int
     largest: list[tuple[int, str]] = field(default_factory=list)
     large_files: list[LargeFile] = field(default_factory=list)
     # Files with more than one link counted here, by (device, inode).
@@ -208,7 +207,7 @@ class _Shared:
     def add(self, job: _Job, part: ExperimentPart) -> tuple[int, int]:
         with self.read.get_lock():
             self.read[0] += job.only is None
-            self.read[1] += part.runs
+            self.read[1] += len(part.experiment.runs)
             return self.read[0], self.read[1]
 
 
@@ -396,7 +395,6 @@ def _read_job(root: str, options: ScanOptions, job: _Job) -> ExperimentPart:
         snapshot.strays,
         snapshot.bytes,
         snapshot.files,
-        reader.run_count,
         reader.candidates.final(),
         snapshot.large_files,
         reader.linked,
@@ -506,7 +504,6 @@ class _MergingScan(_Scan):
         experiment = parts[0].experiment
         snapshot = self.snapshot
         snapshot.experiments.append(experiment)
-        runs = 0
         for index, part in enumerate(parts):
             if index:
                 experiment.runs.extend(part.experiment.runs)
@@ -518,8 +515,7 @@ class _MergingScan(_Scan):
             snapshot.files += part.files
             if part.linked:
                 self.linked_by_part.append(part.linked)
-            runs += part.runs
             for size, path in part.largest:
                 self._offer_largest(size, path)
-        self.run_count += runs
-        self.counter.add(runs)
+        self.run_count += len(experiment.runs)
+        self.counter.add(len(experiment.runs))
