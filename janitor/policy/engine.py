@@ -386,13 +386,12 @@ def _apply_size_limits(
         decisions = by_experiment.get(experiment.experiment_id, [])
         if limit is None:
             continue
-        size = experiment.bytes - sum(d.bytes for d in decisions if d.prune)
-        for decision in _oldest_first(filter(_prunable, decisions)):
-            if size <= limit:
-                break
-            decision.prune = True
-            decision.prune_reasons.append("limits.experiment")
-            size -= decision.bytes
+        size = _prune_down_to(
+            decisions,
+            experiment.bytes - sum(d.bytes for d in decisions if d.prune),
+            limit,
+            "limits.experiment",
+        )
         if size > limit:
             plan.findings.append(
                 _over_budget(
@@ -406,15 +405,28 @@ def _apply_size_limits(
     limit = policy.limits.store
     if limit is None:
         return
-    size = snapshot.bytes - plan.bytes_freed
-    for decision in _oldest_first(filter(_prunable, plan.decisions)):
+    size = _prune_down_to(
+        plan.decisions,
+        snapshot.bytes - plan.bytes_freed,
+        limit,
+        "limits.store",
+    )
+    if size > limit:
+        plan.findings.append(_over_budget("store", ".", size, limit, None))
+
+
+def _prune_down_to(
+    decisions: list[Decision], size: int, limit: int, reason: str
+) -> int:
+    """Prune the oldest prunable runs until ``size`` fits ``limit``;
+    what is left."""
+    for decision in _oldest_first(filter(_prunable, decisions)):
         if size <= limit:
             break
         decision.prune = True
-        decision.prune_reasons.append("limits.store")
+        decision.prune_reasons.append(reason)
         size -= decision.bytes
-    if size > limit:
-        plan.findings.append(_over_budget("store", ".", size, limit, None))
+    return size
 
 
 def _kept_over_budget(
