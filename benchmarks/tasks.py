@@ -47,8 +47,7 @@ def prune_plan(store: str, metric: str, keep: int) -> dict[str, int]:
 
 def _score(run: Run, metric: str) -> float:
     """Sort key: best first, runs without the metric last."""
-    summary = run.metrics.get(metric)
-    value = summary.latest_value if summary else None
+    value = run.latest_value(metric)
     return -value if value is not None and value == value else float("inf")
 
 

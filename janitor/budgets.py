@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from janitor.policy.model import Limits, Policy
-from janitor.sizes import RunSize, run_sizes
+from janitor.sizes import logged_model_bytes, run_artifact_bytes
 from janitor.store.filestore import TRASH
 from janitor.store.model import Experiment, Snapshot
 
@@ -148,7 +148,7 @@ def measure(
     The snapshot must come from a scan with ``files_over`` at most
     ``limits.smallest_file_limit()``, or file offenders go unseen.
     """
-    sizes = run_sizes(snapshot)
+    sizes = logged_model_bytes(snapshot)
     offenders = (
         _store(snapshot, limits)
         + _experiments(snapshot, limits)
@@ -189,7 +189,7 @@ def _experiments(snapshot: Snapshot, limits: LimitSet) -> list[Offender]:
 
 
 def _runs(
-    snapshot: Snapshot, limits: LimitSet, sizes: dict[str, RunSize]
+    snapshot: Snapshot, limits: LimitSet, sizes: dict[tuple[str, str], int]
 ) -> list[Offender]:
     found = []
     for experiment in snapshot.experiments:
@@ -197,7 +197,7 @@ def _runs(
         if limit is None:
             continue
         for run in experiment.runs:
-            size = sizes[run.run_id].artifact_bytes
+            size = run_artifact_bytes(run, sizes)
             if size > limit:
                 found.append(
                     Offender(
@@ -258,16 +258,11 @@ def experiment_folder(path: str) -> str:
 
 
 def _statuses(
-    snapshot: Snapshot, top: Limits, sizes: dict[str, RunSize]
+    snapshot: Snapshot, top: Limits, sizes: dict[tuple[str, str], int]
 ) -> list[BudgetStatus]:
-    runs = {
-        run.run_id: run.path
-        for experiment in snapshot.experiments
-        for run in experiment.runs
-    }
     largest_run = max(
-        sizes.values(),
-        key=lambda size: size.artifact_bytes,
+        snapshot.runs(),
+        key=lambda run: run_artifact_bytes(run, sizes),
         default=None,
     )
     largest_experiment: Experiment | None = max(
@@ -287,8 +282,8 @@ def _statuses(
         BudgetStatus(
             "run",
             top.run_artifacts,
-            largest_run.artifact_bytes if largest_run else 0,
-            runs.get(largest_run.run_id) if largest_run else None,
+            run_artifact_bytes(largest_run, sizes) if largest_run else 0,
+            largest_run.path if largest_run else None,
         ),
         BudgetStatus(
             "file",

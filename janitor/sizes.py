@@ -7,6 +7,8 @@ the sum `du -sb` gives less the folders themselves.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,20 +44,35 @@ class SizeReport:
         }
 
 
-def run_sizes(snapshot: Snapshot) -> dict[str, RunSize]:
-    """Every run's size, logged models included, by run id."""
-    model_bytes: dict[tuple[str, str], int] = {}
+def logged_model_bytes(snapshot: Snapshot) -> dict[tuple[str, str], int]:
+    """(experiment id, run id) -> bytes of the logged models that run
+    produced; runs without any are left out."""
+    found: dict[tuple[str, str], int] = {}
     for experiment in snapshot.experiments:
         for model in experiment.logged_models:
             if model.source_run_id:
                 key = (experiment.experiment_id, model.source_run_id)
-                model_bytes[key] = model_bytes.get(key, 0) + model.bytes
-    sizes = {}
+                found[key] = found.get(key, 0) + model.bytes
+    return found
+
+
+def run_artifact_bytes(
+    run: Run, model_bytes: dict[tuple[str, str], int]
+) -> int:
+    """A run's artifacts and the logged models it produced, in bytes:
+    what a run budget or a run_artifacts limit holds to."""
+    return run.artifact_bytes + model_bytes.get(
+        (run.experiment_id, run.run_id), 0
+    )
+
+
+def run_sizes(snapshot: Snapshot) -> Iterator[RunSize]:
+    """Every run's size, logged models included, one at a time."""
+    model_bytes = logged_model_bytes(snapshot)
     for experiment in snapshot.experiments:
         for run in experiment.runs:
             extra = model_bytes.get((experiment.experiment_id, run.run_id), 0)
-            sizes[run.run_id] = _run_size(run, extra)
-    return sizes
+            yield _run_size(run, extra)
 
 
 def _run_size(run: Run, logged_model_bytes: int) -> RunSize:
@@ -83,8 +100,10 @@ def size_report(snapshot: Snapshot, top: int = TOP) -> SizeReport:
                 "bytes": experiment.bytes,
             }
         )
-    runs = sorted(run_sizes(snapshot).values(), key=lambda run: -run.bytes)
-    report.largest_runs = runs[:top]
+    # As a stable sort by size would order them, holding only the top.
+    report.largest_runs = heapq.nlargest(
+        top, run_sizes(snapshot), key=lambda run: run.bytes
+    )
     report.largest_files = [
         {
             "path": large.path,

@@ -107,8 +107,8 @@ def test_keep_always_wins_registered(policy_store):
     plan, pruned, names = decide(policy_store, rules, later=2 * DAY)
     assert "r1" not in pruned
     (r1,) = [d for d in plan.decisions if names[d.run.run_id] == "r1"]
-    assert r1.keep_reasons == ["keep.registered: prod v1"]
-    assert r1.prune_reasons == ["prune.older_than"]
+    assert r1.keep_reasons == ("keep.registered: prod v1",)
+    assert r1.prune_reasons == ("prune.older_than",)
 
 
 def test_top_n_max_ranks_latest_values_and_newer_wins_ties(policy_store):
@@ -171,7 +171,7 @@ def test_tags_keep_and_parent_of_kept_nested_run(policy_store):
     assert {"r3", "c", "p"}.isdisjoint(pruned)
     (parent,) = [d for d in plan.decisions if names[d.run.run_id] == "p"]
     child_id = _id(plan, names, "c")
-    assert parent.keep_reasons == [f"keep: parent of kept run {child_id}"]
+    assert parent.keep_reasons == (f"keep: parent of kept run {child_id}",)
 
 
 def _id(plan, names, wanted):
@@ -189,7 +189,7 @@ def test_pruned_run_takes_its_logged_model_unless_registered(policy_store):
         ids["r2_model"]
     ]
     # r1's model backs registry version prod v1: it stays.
-    assert by_name["r1"].logged_models == []
+    assert by_name["r1"].logged_models == ()
 
 
 def test_integrity_errors_protect_a_run(policy_store, tmp_path):
@@ -229,7 +229,7 @@ def test_experiment_limit_prunes_oldest_first(policy_store):
     rules = policy(limits=Limits(experiment=credit.bytes - 1))
     plan, pruned, _ = decide(policy_store, rules)
     assert pruned == {"r0"}
-    assert plan.pruned[0].prune_reasons == ["limits.experiment"]
+    assert plan.pruned[0].prune_reasons == ("limits.experiment",)
 
 
 def test_store_limit_still_over_is_an_error(policy_store):

@@ -372,3 +372,38 @@ def test_per_experiment_limits_apply_to_matching_experiments(
     )
     file_budget = report["budgets"][3]
     assert file_budget["limit"] == 1_000_000
+
+
+def test_a_run_copied_into_another_experiment_is_sized_as_itself(
+    heavy_store, tmp_path
+):
+    # Runs copied between stores or experiments keep their folder name,
+    # so two experiments can hold runs with the same id. Each is held to
+    # the run budget with its own bytes.
+    client = MlflowClient(tracking_uri="file:" + str(heavy_store.root))
+    other = client.create_experiment("copies")
+    light = heavy_store.run_ids[0]
+    source = heavy_store.run_dir(0)
+    subprocess.run(
+        ["cp", "-r", str(source), str(heavy_store.root / other / light)],
+        check=True,
+    )
+    (heavy_store.root / other / light / "artifacts" / "big.bin").write_bytes(
+        b"\0" * 200_000
+    )
+    code, report = gate_json(
+        heavy_store, "--max-run", "250kB", "--fail-on", "never"
+    )
+    assert code == 1
+    assert [o["path"] for o in report["offenders"]] == [
+        f"{heavy_store.experiment_id}/{heavy_store.run_ids[1]}"
+    ]
+    code, report = gate_json(
+        heavy_store, "--max-run", "150kB", "--fail-on", "never"
+    )
+    assert sorted(o["path"] for o in report["offenders"]) == sorted(
+        [
+            f"{heavy_store.experiment_id}/{heavy_store.run_ids[1]}",
+            f"{other}/{light}",
+        ]
+    )

@@ -6,11 +6,13 @@ import dataclasses
 import heapq
 import os
 import random
+import shutil
+import signal
 
 import pytest
 
 from benchmarks.generate import Shape, generate
-from janitor.store import open_store, parallel
+from janitor.store import filestore, open_store, parallel
 from janitor.store.filestore import LARGEST_FILES
 from tests.conftest import janitor
 
@@ -87,6 +89,37 @@ def test_parallel_scan_is_the_serial_scan(
     assert shared_calls[-1] == serial_calls[-1]
     kinds = {stray["kind"] for stray in serial["strays"]}
     assert kinds == {"symlink", "unreadable", "foreign-folder", "trash-stray"}
+
+
+@pytest.mark.parametrize(
+    ("workers", "slice_folders"), [(1, 250), (2, 250), (2, 3)]
+)
+def test_an_experiment_deleted_while_the_store_is_read_is_left_out(
+    damaged_store, monkeypatch, workers, slice_folders
+):
+    # MLflow deletes an experiment by moving its folder to .trash: if that
+    # happens after the store root was listed, the folder is gone when
+    # its own listing opens it. Reproduced by making it vanish then.
+    monkeypatch.setattr(parallel, "SLICE_FOLDERS", slice_folders)
+    gone = max(
+        (p for p in damaged_store.iterdir() if p.name.isdigit()),
+        key=lambda p: len(list(p.iterdir())),
+    ).name
+    open_folder = filestore._Scan._open_folder
+
+    def vanishing(self, rel):
+        if rel == gone:
+            raise FileNotFoundError(2, "No such file or directory")
+        return open_folder(self, rel)
+
+    whole, _ = _scan(damaged_store, monkeypatch, workers)
+    monkeypatch.setattr(filestore._Scan, "_open_folder", vanishing)
+    vanished, _ = _scan(damaged_store, monkeypatch, workers)
+    monkeypatch.setattr(filestore._Scan, "_open_folder", open_folder)
+    shutil.rmtree(damaged_store / gone)
+    deleted, _ = _scan(damaged_store, monkeypatch, workers)
+    assert vanished == deleted != whole
+    assert gone in {exp["experiment_id"] for exp in whole["experiments"]}
 
 
 def test_parallel_audit_output_is_the_serial_one(damaged_store):
@@ -172,17 +205,31 @@ def test_no_shared_memory_means_one_process(damaged_store, monkeypatch):
     assert refused
 
 
-def test_jobs_of_a_worker_that_dies_are_read_here(damaged_store, monkeypatch):
+def _die() -> None:
+    os._exit(9)  # killed with a job taken and not sent
+
+
+def _stop() -> None:
+    # Stopped (SIGSTOP, a debugger, a stuck mount): it never sends its
+    # job, nor closes its pipe.
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+@pytest.mark.parametrize("failure", [_die, _stop])
+def test_jobs_a_worker_never_sends_are_read_here(
+    damaged_store, monkeypatch, failure
+):
     serial, _calls = _scan(damaged_store, monkeypatch, 1)
     here = os.getpid()
     read_job = parallel._read_job
 
-    def dying_worker(root, options, job):
+    def failing_worker(root, options, job):
         if os.getpid() != here:
-            os._exit(9)  # killed with a job taken and not sent
+            failure()
         return read_job(root, options, job)
 
-    monkeypatch.setattr(parallel, "_read_job", dying_worker)
+    monkeypatch.setattr(parallel, "_read_job", failing_worker)
+    monkeypatch.setattr(parallel, "STALLED_SECONDS", 0.5)
     assert _scan(damaged_store, monkeypatch, 3)[0] == serial
 
 
@@ -203,33 +250,37 @@ def test_one_large_experiment_is_shared_out_in_slices(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_lean_scan_keeps_asked_and_faulty_metric_summaries(
+def test_a_lean_scan_keeps_faulty_summaries_and_asked_values(
     damaged_store, monkeypatch, workers
 ):
     monkeypatch.setenv("JANITOR_WORKERS", str(workers))
     full = open_store(str(damaged_store)).scan()
     lean = open_store(str(damaged_store)).scan(latest=["roc_auc"])
     lean_runs = {run.path: run for run in lean.runs()}
-    faulty = 0
+    faulty = bare = 0
     for run in full.runs():
         kept = lean_runs[run.path]
         assert kept.metric_keys == run.metric_keys == tuple(run.metrics)
         expected = {
             key: summary
             for key, summary in run.metrics.items()
-            if key == "roc_auc" or summary.bad_lines or summary.duplicate_lines
+            if summary.bad_lines or summary.duplicate_lines
         }
-        faulty += len(expected) - ("roc_auc" in expected)
+        faulty += len(expected)
         assert set(kept.metrics) == set(expected)
         for key, summary in kept.metrics.items():
             assert summary.bad_lines == expected[key].bad_lines
             assert summary.duplicate_lines == expected[key].duplicate_lines
-        if "roc_auc" in kept.metrics and not kept.metrics["roc_auc"].bad_lines:
-            assert (
-                kept.metrics["roc_auc"].latest_value
-                == run.metrics["roc_auc"].latest_value
-            )
+        # A clean roc_auc file leaves only its value, as the full
+        # summary has it.
+        value = run.metrics["roc_auc"].latest_value
+        assert kept.latest_value("roc_auc") == value
+        if "roc_auc" not in expected:
+            assert kept.latest_values == (value,)
+            bare += 1
+        assert kept.latest_value("accuracy") is None  # not asked for
     assert faulty >= 2  # the duplicated and the unreadable-bytes files
+    assert bare >= 3
 
 
 def test_workers_are_capped_and_nonsense_is_ignored(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from janitor.checks.finding import Finding, Severity
 from janitor.checks.registry import version_run_id
 from janitor.policy.model import ExperimentOverride, KeepRules, Policy
-from janitor.sizes import run_sizes
+from janitor.sizes import logged_model_bytes, run_artifact_bytes
 from janitor.store.model import (
     ACTIVE,
     DELETED,
@@ -44,11 +45,12 @@ class Decision:
     run: Run
     experiment: Experiment
     prune: bool = False
-    keep_reasons: list[str] = field(default_factory=list)
-    prune_reasons: list[str] = field(default_factory=list)
+    # Tuples: a plan holds one decision per run, most with no reason.
+    keep_reasons: tuple[str, ...] = ()
+    prune_reasons: tuple[str, ...] = ()
     protected: str = ""  # why the run may not be touched at all
     bytes: int = 0  # what pruning it frees, its logged models included
-    logged_models: list[LoggedModel] = field(default_factory=list)
+    logged_models: tuple[LoggedModel, ...] = ()
 
     @property
     def kept(self) -> bool:
@@ -106,7 +108,7 @@ def make_plan(
     now: float,
 ) -> Plan:
     decisions = {}
-    sizes = run_sizes(snapshot)
+    sizes = logged_model_bytes(snapshot)
     errors: set[str] = {
         finding.run_id
         for finding in findings
@@ -136,10 +138,10 @@ def make_plan(
                 sizes,
                 now,
             )
-            models = models_of.get(run.run_id, [])
-            decision.logged_models = [
+            models = models_of.get(run.run_id, ())
+            decision.logged_models = tuple(
                 m for m in models if m.model_id not in needed_models
-            ]
+            )
             decision.bytes = run.bytes + sum(
                 m.bytes for m in decision.logged_models
             )
@@ -189,7 +191,7 @@ def _keep_reasons(
     registered: dict[str, str],
     read_tags: TagReader,
     now: float,
-) -> list[str]:
+) -> tuple[str, ...]:
     keep = rules.keep
     reasons = []
     if keep.registered and run.run_id in registered:
@@ -203,7 +205,7 @@ def _keep_reasons(
         values = read_tags(run, keep.tags)
         if all(values.get(k) == v for k, v in keep.tags.items()):
             reasons.append("keep.tags")
-    return reasons
+    return tuple(reasons)
 
 
 def _ranked_keeps(
@@ -221,8 +223,7 @@ def _ranked_keeps(
     for rule in keep.top_n:
         scored = []
         for run in active:
-            summary = run.metrics.get(rule.metric)
-            value = summary.latest_value if summary else None
+            value = run.latest_value(rule.metric)
             if value is None or value != value:  # absent or NaN
                 continue
             score = value if rule.order == "max" else -value
@@ -322,7 +323,7 @@ def _keep_parents(
         if label in parent.keep_reasons:
             continue
         was_kept = bool(parent.keep_reasons)
-        parent.keep_reasons.append(label)
+        parent.keep_reasons += (label,)
         if not was_kept:
             pending.append(parent)
 
@@ -336,7 +337,7 @@ def _prune_reasons(
     rules: ExperimentOverride,
     sizes: dict,
     now: float,
-) -> list[str]:
+) -> tuple[str, ...]:
     prune = rules.prune
     reasons = []
     if prune.deleted and (
@@ -350,15 +351,14 @@ def _prune_reasons(
             started is not None and now - started / 1000 > gate
         )
         if old_enough:
-            reasons.append(f"prune.status: {run.status}")
+            reasons.append(sys.intern(f"prune.status: {run.status}"))
     if prune.older_than is not None and started is not None:
         if now - started / 1000 > prune.older_than:
             reasons.append("prune.older_than")
     limit = rules.limits.run_artifacts
-    size = sizes.get(run.run_id)
-    if limit is not None and size is not None and size.artifact_bytes > limit:
+    if limit is not None and run_artifact_bytes(run, sizes) > limit:
         reasons.append("limits.run_artifacts")
-    return reasons
+    return tuple(reasons)
 
 
 def _prunable(decision: Decision) -> bool:
@@ -424,7 +424,7 @@ def _prune_down_to(
         if size <= limit:
             break
         decision.prune = True
-        decision.prune_reasons.append(reason)
+        decision.prune_reasons += (reason,)
         size -= decision.bytes
     return size
 
@@ -440,8 +440,10 @@ def _kept_over_budget(
             continue
         rules = policy.for_experiment(decision.experiment.name)
         limit = rules.limits.run_artifacts
-        size = sizes[decision.run.run_id].artifact_bytes
-        if limit is not None and size > limit:
+        if limit is None:
+            continue
+        size = run_artifact_bytes(decision.run, sizes)
+        if size > limit:
             finding = _over_budget(
                 "run",
                 decision.run.path,

@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from janitor.policy.engine import Decision, Plan
 from janitor.report import natural_size, short_age
+from janitor.report.json_report import Rows
 
 
 def _age(decision: Decision, now: float) -> str:
@@ -97,7 +98,9 @@ def plan_document(plan: Plan, store: str, dry_run: bool) -> dict[str, Any]:
             "kept_by_reason": dict(plan.kept_by_reason()),
         },
         "refusal": plan.refusal or None,
-        "runs": [_run_document(d) for d in plan.decisions],
+        "runs": Rows(
+            lambda: map(_run_document, plan.decisions), len(plan.decisions)
+        ),
         "findings": [finding.to_dict() for finding in plan.findings],
     }
 

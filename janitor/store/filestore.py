@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from janitor.errors import StoreError
 from janitor.store.metayaml import missing_meta, parse_meta, unreadable_meta
-from janitor.store.metrics import clean, summarize_metric
+from janitor.store.metrics import clean, latest_value, summarize_metric
 from janitor.store.model import (
     Experiment,
     Fields,
@@ -99,7 +99,7 @@ class FileStore:
 
         options = ScanOptions(
             metrics,
-            None if latest is None else frozenset(latest),
+            None if latest is None else tuple(sorted(set(latest))),
             files_over,
         )
         plan = parallel.plan(self.root)
@@ -198,7 +198,7 @@ class ScanOptions:
     """What a scan reads beyond sizes (see `FileStore.scan`)."""
 
     metrics: bool = True
-    latest: frozenset[str] | None = None
+    latest: tuple[str, ...] | None = None  # sorted
     files_over: int | None = None
 
 
@@ -561,6 +561,9 @@ class _Scan:
         before = self.snapshot.bytes
         if only is None:
             listing = self._listing(rel, META)
+            if listing.gone:  # deleted since the store root was listed
+                self.experiment_id = None
+                return
             meta = self._meta(rel, listing)
             folders = listing.folders
         else:
@@ -599,6 +602,8 @@ class _Scan:
         found: dict[str, float] = {}
         try:
             descriptor = self._open_folder(rel)
+        except FileNotFoundError:
+            return found  # the experiment was deleted: so were they
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
             return found
@@ -656,9 +661,12 @@ class _Scan:
         for child, child_mtime in listing.folders.items():
             path = f"{rel}/{child}"
             if child == "metrics":
-                run.metrics, run.metric_keys, mtime = self._metrics(
+                run.metrics, run.metric_keys, mtime, values = self._metrics(
                     path, False
                 )
+                if values:
+                    run.latest_keys = self.options.latest or ()
+                    run.latest_values = values
             elif child in ("params", "tags"):
                 keys, mtime = self._keys(path)
                 if child == "params":
@@ -671,7 +679,7 @@ class _Scan:
             else:
                 outputs = self._listing(path)
                 if child == "outputs":
-                    run.output_model_ids = list(outputs.folders)
+                    run.output_model_ids = tuple(outputs.folders)
                 mtime = self._walk_sizes(path, child_mtime, outputs)[2]
             if mtime > newest:
                 newest = mtime
@@ -681,22 +689,30 @@ class _Scan:
 
     def _metrics(
         self, rel: str, logged_model: bool
-    ) -> tuple[dict[str, MetricSummary], tuple[str, ...], float]:
-        """Summaries of the metric files below a folder, every key, and
-        the newest mtime there. With `ScanOptions.latest` set, a clean
-        file's summary is kept only if its latest value was asked for:
-        a store holds millions of them."""
+    ) -> tuple[dict[str, MetricSummary], tuple[str, ...], float, tuple]:
+        """Summaries of the metric files below a folder, every key, the
+        newest mtime there, and latest values kept bare. With
+        `ScanOptions.latest` set, a clean file's summary is kept only if
+        its latest value was asked for, and a run's clean file keeps only
+        that value (a store holds millions of them): the values come in
+        the order of `ScanOptions.latest`, or not at all."""
         found: dict[str, MetricSummary] = {}
+        latest = self.options.latest
+        bare: dict[str, float | None] | None = (
+            {} if latest and not logged_model else None
+        )
         files = self._walk_files(rel, self.parse_metrics)
         for key, size in files.files.items():
             raw = files.contents.get(key)
-            self._metric(found, key, rel, size, raw, logged_model)
+            self._metric(found, bare, key, rel, size, raw, logged_model)
         keys = tuple(map(sys.intern, files.files))
-        return found, _shared(keys), files.newest
+        values = tuple(map(bare.get, latest)) if bare and latest else ()
+        return found, _shared(keys), files.newest, values
 
     def _metric(
         self,
         found: dict[str, MetricSummary],
+        bare: dict[str, float | None] | None,
         key: str,
         folder: str,
         size: int,
@@ -713,6 +729,8 @@ class _Scan:
         if raw is None:  # only sized
             if wanted:
                 found[key] = MetricSummary(key, f"{folder}/{key}", size)
+        elif wanted and bare is not None and clean(raw, logged_model):
+            bare[key] = latest_value(raw)
         elif wanted or not clean(raw, logged_model):
             key = sys.intern(key)
             path = f"{folder}/{key}"
@@ -742,7 +760,9 @@ class _Scan:
         for child, child_mtime in listing.folders.items():
             child_path = f"{path}/{child}"
             if child == "metrics":
-                model.metrics, _keys, mtime = self._metrics(child_path, True)
+                model.metrics, _keys, mtime, _values = self._metrics(
+                    child_path, True
+                )
             else:
                 size, _count, mtime = self._walk_sizes(child_path, child_mtime)
                 if child == "artifacts":

@@ -75,13 +75,7 @@ def _summarize_wellformed(
     """A file every line of which is well formed: no bad line to find."""
     line_pattern = MODEL_LINE if logged_model else RUN_LINE
     lines = line_pattern.findall(raw)
-    # (step, timestamp, value); a 2-field run line is step 0.
-    best = max(
-        [
-            (int(step or 0), int(timestamp), float(value))
-            for timestamp, value, step, *_run_id in lines
-        ]
-    )
+    best = _latest(lines)
     return MetricSummary(
         key=key,
         path=path,
@@ -91,6 +85,22 @@ def _summarize_wellformed(
         latest_timestamp=best[1],
         latest_value=best[2],
         duplicate_lines=len(lines) - len(set(lines)),
+    )
+
+
+def latest_value(raw: bytes) -> float:
+    """The latest value of a run's metric file that `clean` passed."""
+    return _latest(RUN_LINE.findall(raw))[2]
+
+
+def _latest(lines: list[tuple[bytes, ...]]) -> tuple[int, int, float]:
+    """(step, timestamp, value) of the latest of well-formed lines: the
+    greatest, as MLflow orders them; a 2-field run line is step 0."""
+    return max(
+        [
+            (int(step or 0), int(timestamp), float(value))
+            for timestamp, value, step, *_run_id in lines
+        ]
     )
 
 

@@ -153,11 +153,27 @@ class Run:
     metric_keys: tuple[str, ...] = ()
     param_keys: tuple[str, ...] = ()
     tag_keys: tuple[str, ...] = ()
-    output_model_ids: list[str] = field(default_factory=list)
+    # From a scan that names metrics: the latest values of those of them
+    # whose files are clean, in the order of ``latest_keys`` (None where
+    # the run has no clean file of the key); a summary in ``metrics``
+    # holds any other.
+    latest_keys: tuple[str, ...] = ()
+    latest_values: tuple[float | None, ...] = ()
+    output_model_ids: tuple[str, ...] = ()
     bytes: int = 0
     artifact_bytes: int = 0
     artifact_files: int = 0
     last_write: float = 0.0  # newest mtime of anything in the run
+
+    def latest_value(self, key: str) -> float | None:
+        """The latest value of a metric, as MLflow shows it; None if the
+        run has none (or the scan did not keep it)."""
+        summary = self.metrics.get(key)
+        if summary is not None:
+            return summary.latest_value
+        if key in self.latest_keys:
+            return self.latest_values[self.latest_keys.index(key)]
+        return None
 
     @property
     def status(self) -> str | None:

@@ -63,13 +63,17 @@ SLICE_FOLDERS = 250
 # Past this many kept files a job drops those that can no longer be
 # among the largest.
 CANDIDATES_SLACK = 256
+# Once this process has no job left, a worker that sends nothing for
+# this long (stopped, or stuck) leaves the jobs it holds to this process.
+STALLED_SECONDS = 30.0
 
 
 @dataclass
 class ExperimentPart:
-    """What one job read: an experiment, or a slice of its folders."""
+    """What one job read: an experiment, or a slice of its folders
+    (None: the experiment was deleted before its job listed it)."""
 
-    experiment: Experiment
+    experiment: Experiment | None
     strays: list[Stray]
     bytes: int
     files: int
@@ -205,9 +209,10 @@ class _Shared:
         return index
 
     def add(self, job: _Job, part: ExperimentPart) -> tuple[int, int]:
+        runs = part.experiment.runs if part.experiment else ()
         with self.read.get_lock():
             self.read[0] += job.only is None
-            self.read[1] += len(part.experiment.runs)
+            self.read[1] += len(runs)
             return self.read[0], self.read[1]
 
 
@@ -272,13 +277,33 @@ class _Team:
             len(self.jobs),
             time.monotonic() - started,
         )
-        for thread in self.threads:
-            thread.join()
-        self._load(parts)
+        self._wait(parts)
         for index, job in enumerate(self.jobs):
-            if index not in parts:  # a worker died with it
+            if index not in parts:  # a worker died or stalled with it
                 parts[index] = _read_job(self.root, self.options, job)
         return parts
+
+    def _wait(self, parts: dict[int, ExperimentPart]) -> None:
+        """Load parts until every worker is done, or until none has sent
+        one for `STALLED_SECONDS`: a job a worker is stuck on is read
+        again here, and what it sends later is ignored. A job that is
+        merely slow is then read twice, which costs time, not
+        correctness."""
+        heard = time.monotonic()
+        count = len(parts)
+        for thread in self.threads:
+            while thread.is_alive():
+                thread.join(timeout=0.1)
+                self._load(parts)
+                if len(parts) > count:
+                    heard, count = time.monotonic(), len(parts)
+                elif time.monotonic() - heard > STALLED_SECONDS:
+                    logger.debug(
+                        "no part for %.0fs: reading the rest here",
+                        STALLED_SECONDS,
+                    )
+                    return
+        self._load(parts)
 
     def _load(self, parts: dict[int, ExperimentPart]) -> None:
         while self.arrived:
@@ -339,6 +364,8 @@ _PackedMetric = tuple[
 
 
 def _pack(part: ExperimentPart) -> tuple:
+    if part.experiment is None:
+        return (part, [])
     runs = part.experiment.runs
     part.experiment.runs = []
     packed_runs = [
@@ -366,6 +393,8 @@ def _pack_metric(summary: MetricSummary) -> _PackedMetric:
 
 def _unpack(packed: tuple) -> ExperimentPart:
     part, packed_runs = packed
+    if part.experiment is None:
+        return part
     runs = part.experiment.runs
     for values, metrics in packed_runs:
         folder = f"{values[_PATH_AT]}/metrics/"
@@ -391,7 +420,7 @@ def _read_job(root: str, options: ScanOptions, job: _Job) -> ExperimentPart:
     )
     snapshot = reader.snapshot
     return ExperimentPart(
-        snapshot.experiments[0],
+        snapshot.experiments[0] if snapshot.experiments else None,
         snapshot.strays,
         snapshot.bytes,
         snapshot.files,
@@ -502,10 +531,12 @@ class _MergingScan(_Scan):
             job = _Job(experiment_id, rel, in_trash, 0)
             parts = [_read_job(self.root, self.options, job)]
         experiment = parts[0].experiment
+        if experiment is None:  # deleted before it was listed: as serial
+            return
         snapshot = self.snapshot
         snapshot.experiments.append(experiment)
         for index, part in enumerate(parts):
-            if index:
+            if index and part.experiment:
                 experiment.runs.extend(part.experiment.runs)
                 experiment.logged_models.extend(part.experiment.logged_models)
                 experiment.bytes += part.experiment.bytes
