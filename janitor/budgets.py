@@ -189,7 +189,7 @@ def _experiments(snapshot: Snapshot, limits: LimitSet) -> list[Offender]:
 
 
 def _runs(
-    snapshot: Snapshot, limits: LimitSet, sizes: dict[tuple[str, str], int]
+    snapshot: Snapshot, limits: LimitSet, sizes: dict[str, int]
 ) -> list[Offender]:
     found = []
     for experiment in snapshot.experiments:
@@ -258,7 +258,7 @@ def experiment_folder(path: str) -> str:
 
 
 def _statuses(
-    snapshot: Snapshot, top: Limits, sizes: dict[tuple[str, str], int]
+    snapshot: Snapshot, top: Limits, sizes: dict[str, int]
 ) -> list[BudgetStatus]:
     largest_run = max(
         snapshot.runs(),

@@ -44,35 +44,29 @@ class SizeReport:
         }
 
 
-def logged_model_bytes(snapshot: Snapshot) -> dict[tuple[str, str], int]:
-    """(experiment id, run id) -> bytes of the logged models that run
-    produced; runs without any are left out."""
-    found: dict[tuple[str, str], int] = {}
+def logged_model_bytes(snapshot: Snapshot) -> dict[str, int]:
+    """Run folder -> bytes of the logged models the run produced (in its
+    experiment folder); runs without any are left out."""
+    found: dict[str, int] = {}
     for experiment in snapshot.experiments:
         for model in experiment.logged_models:
             if model.source_run_id:
-                key = (experiment.experiment_id, model.source_run_id)
+                key = f"{experiment.path}/{model.source_run_id}"
                 found[key] = found.get(key, 0) + model.bytes
     return found
 
 
-def run_artifact_bytes(
-    run: Run, model_bytes: dict[tuple[str, str], int]
-) -> int:
+def run_artifact_bytes(run: Run, model_bytes: dict[str, int]) -> int:
     """A run's artifacts and the logged models it produced, in bytes:
     what a run budget or a run_artifacts limit holds to."""
-    return run.artifact_bytes + model_bytes.get(
-        (run.experiment_id, run.run_id), 0
-    )
+    return run.artifact_bytes + model_bytes.get(run.path, 0)
 
 
 def run_sizes(snapshot: Snapshot) -> Iterator[RunSize]:
     """Every run's size, logged models included, one at a time."""
     model_bytes = logged_model_bytes(snapshot)
-    for experiment in snapshot.experiments:
-        for run in experiment.runs:
-            extra = model_bytes.get((experiment.experiment_id, run.run_id), 0)
-            yield _run_size(run, extra)
+    for run in snapshot.runs():
+        yield _run_size(run, model_bytes.get(run.path, 0))
 
 
 def _run_size(run: Run, logged_model_bytes: int) -> RunSize:

@@ -487,3 +487,30 @@ def test_huge_meta_yaml_is_malformed_not_slow(small_store):
         "far more than any meta.yaml"
         in only(small_store.root, "malformed-yaml")["message"]
     )
+
+
+def test_findings_on_folders_deleted_since_they_were_read_are_left_out(
+    small_store,
+):
+    # MLflow deletes an experiment by rewriting its meta.yaml, then
+    # moving the folder to .trash; a run can go the same way. Read in
+    # between, the folder looked torn: an empty meta.yaml. Reproduced by
+    # reading the store, then deleting the folder before the checks run.
+    from janitor.checks import CheckContext, run_checks
+    from janitor.store import open_store
+
+    (small_store.run_dir(0) / "meta.yaml").write_bytes(b"")
+    root = str(small_store.root)
+    context = CheckContext(now=time.time(), store_root=root)
+    snapshot = open_store(root).scan()
+    codes = {f.code for f in run_checks(snapshot, context)}
+    assert "empty-meta" in codes
+    shutil.rmtree(small_store.run_dir(0))
+    assert run_checks(snapshot, context) == []
+    (small_store.root / small_store.experiment_id / "meta.yaml").write_bytes(
+        b""
+    )
+    snapshot = open_store(root).scan()
+    assert "empty-meta" in {f.code for f in run_checks(snapshot, context)}
+    shutil.rmtree(small_store.root / small_store.experiment_id)
+    assert run_checks(snapshot, context) == []

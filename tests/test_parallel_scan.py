@@ -233,6 +233,24 @@ def test_jobs_a_worker_never_sends_are_read_here(
     assert _scan(damaged_store, monkeypatch, 3)[0] == serial
 
 
+def test_a_worker_stopped_holding_the_job_lock_is_not_waited_for(
+    damaged_store, monkeypatch
+):
+    serial, _calls = _scan(damaged_store, monkeypatch, 1)
+    here = os.getpid()
+    claim = parallel._Shared.claim
+
+    def stopping_claim(self):
+        if os.getpid() != here:
+            self.next_job.get_lock().acquire()
+            _stop()
+        return claim(self)
+
+    monkeypatch.setattr(parallel._Shared, "claim", stopping_claim)
+    monkeypatch.setattr(parallel, "STALLED_SECONDS", 0.5)
+    assert _scan(damaged_store, monkeypatch, 2)[0] == serial
+
+
 def test_one_large_experiment_is_shared_out_in_slices(tmp_path, monkeypatch):
     root = tmp_path / "mlruns"
     generate(str(root), Shape(runs=30, experiments=1, seed=4))

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
 import time
 
 import pytest
@@ -15,6 +16,9 @@ from mlflow.entities import ViewType
 from janitor.actions.auditlog import read_records
 from janitor.actions.lock import StoreLock
 from janitor.actions.trash import Batch, Item, Trash
+from janitor.policy.engine import Decision
+from janitor.report.plan import render_explanation
+from janitor.store import open_store
 from tests import mlflow_stores
 from tests.conftest import janitor, tree
 
@@ -93,6 +97,49 @@ def test_dry_run_json_lists_every_run_with_its_decision(store):
     assert reason.startswith("keep.top_n") and "ROC_AUC" in reason
     assert decisions[ids["c"]]["decision"] == "prune"
     assert document["summary"]["pruned"] == 4
+
+
+def test_a_run_copied_into_another_experiment_is_planned_as_itself(
+    small_store, tmp_path
+):
+    # Copied between experiments, a run keeps its folder name: two runs
+    # with one id. Each gets its own decision, by its own size.
+    client = MlflowClient(tracking_uri="file:" + str(small_store.root))
+    other = client.create_experiment("copies")
+    run_id = small_store.run_ids[0]
+    copy = small_store.root / other / run_id
+    subprocess.run(["cp", "-r", str(small_store.run_dir(0)), str(copy)])
+    meta = (copy / "meta.yaml").read_text()
+    (copy / "meta.yaml").write_text(
+        meta.replace(
+            f"experiment_id: '{small_store.experiment_id}'",
+            f"experiment_id: '{other}'",
+        )
+    )
+    (copy / "artifacts" / "big.bin").write_bytes(b"\0" * 80_000)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nlimits:\n  run_artifacts: 50kB\n"
+        "safety:\n  min_idle: 0s\n  max_delete_percent: 100\n"
+    )
+    result = janitor(
+        "prune",
+        str(small_store.root),
+        "--policy",
+        str(policy),
+        "--dry-run",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["summary"]["runs"] == 3
+    decisions = {
+        (run["experiment_id"], run["run_id"]): run["decision"]
+        for run in document["runs"]
+    }
+    assert decisions[(other, run_id)] == "prune"
+    assert decisions[(small_store.experiment_id, run_id)] == "keep"
 
 
 def test_prune_then_restore(store, caplog):
@@ -317,6 +364,19 @@ def test_explain(store):
     assert "Decision: PRUNE (prune.status: FAILED)" in result.stdout
     missing = janitor("explain", "0" * 32, str(root), "--policy", str(policy))
     assert missing.returncode == 2 and "no such run" in missing.stderr
+
+
+def test_explain_says_protected_once(store):
+    root, ids, _policy = store
+    snapshot = open_store(str(root)).scan()
+    experiment = next(e for e in snapshot.experiments if e.runs)
+    decision = Decision(
+        experiment.runs[0], experiment, protected="protected: status RUNNING"
+    )
+    text = render_explanation(decision, time.time())
+    assert "Decision: KEEP (protected: status RUNNING)" in text
+    assert "\n  protected: status RUNNING" in text
+    assert "protected: protected" not in text
 
 
 def test_prune_never_follows_a_symlink_out(store, tmp_path):

@@ -7,6 +7,7 @@ emit, with its usual severity (README's table is made from it).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -155,7 +156,38 @@ def run_checks(
     findings = [
         finding for check in chosen for finding in check(snapshot, context)
     ]
+    if context.store_root:
+        findings = _still_there(context.store_root, findings)
     return sorted(findings, key=Finding.sort_key)
+
+
+def _still_there(root: str, findings: list[Finding]) -> list[Finding]:
+    """Leave out the findings on a run or experiment whose folder is gone
+    by now: deleted while the store was read, it could look torn (a
+    meta.yaml rewritten, a folder half removed), and there is nothing
+    left to fix."""
+    exists: dict[str, bool] = {}
+    kept = []
+    for finding in findings:
+        folder = _folder_of(finding)
+        if folder is not None and folder not in exists:
+            exists[folder] = os.path.lexists(os.path.join(root, folder))
+        if folder is None or exists[folder]:
+            kept.append(finding)
+    return kept
+
+
+def _folder_of(finding: Finding) -> str | None:
+    """The run or experiment folder a finding's path lies in; None for a
+    finding about anything else (the registry, the store root)."""
+    parts = finding.path.split("/")
+    start = 1 if parts[0] == ".trash" else 0
+    if len(parts) <= start or parts[start] != finding.experiment_id:
+        return None
+    end = start + 1
+    if finding.run_id and parts[end : end + 1] == [finding.run_id]:
+        end += 1
+    return "/".join(parts[:end])
 
 
 __all__ = [

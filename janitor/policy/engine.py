@@ -107,10 +107,11 @@ def make_plan(
     read_tags: TagReader,
     now: float,
 ) -> Plan:
-    decisions = {}
+    # By run folder: a run copied into another experiment keeps its id.
+    decisions: dict[str, Decision] = {}
     sizes = logged_model_bytes(snapshot)
-    errors: set[str] = {
-        finding.run_id
+    errors: set[tuple[str | None, str]] = {
+        (finding.experiment_id, finding.run_id)
         for finding in findings
         if finding.severity is Severity.ERROR and finding.run_id
     }
@@ -145,7 +146,7 @@ def make_plan(
             decision.bytes = run.bytes + sum(
                 m.bytes for m in decision.logged_models
             )
-            decisions[run.run_id] = decision
+            decisions[run.path] = decision
 
     _keep_parents(decisions, read_tags)
     for decision in decisions.values():
@@ -171,7 +172,7 @@ def make_plan(
 
 def _protection(
     run: Run,
-    errors: set[str],
+    errors: set[tuple[str | None, str]],
     policy: Policy,
     now: float,
 ) -> str:
@@ -179,7 +180,7 @@ def _protection(
         return f"protected: status {run.status}"
     if now - run.last_write < policy.safety.min_idle:
         return "protected: written to within safety.min_idle"
-    if run.run_id in errors:
+    if (run.experiment_id, run.run_id) in errors:
         return "protected: has integrity errors (see janitor audit)"
     return ""
 
@@ -316,7 +317,8 @@ def _keep_parents(
         if PARENT_TAG not in child.run.tag_keys:
             continue
         parent_id = read_tags(child.run, [PARENT_TAG]).get(PARENT_TAG, "")
-        parent = decisions.get(parent_id.strip())
+        # MLflow nests runs within one experiment.
+        parent = decisions.get(f"{child.experiment.path}/{parent_id.strip()}")
         if parent is None:
             continue
         label = f"keep: parent of kept run {child.run.run_id}"

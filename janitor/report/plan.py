@@ -132,7 +132,7 @@ def render_explanation(decision: Decision, now: float) -> str:
         f"Decision: {verdict} ({decision.rule})",
     ]
     if decision.protected:
-        lines.append(f"  protected: {decision.protected}")
+        lines.append(f"  {decision.protected}")
     for reason in decision.keep_reasons:
         lines.append(f"  keep rule matched: {reason}")
     for reason in decision.prune_reasons:

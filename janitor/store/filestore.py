@@ -363,8 +363,16 @@ class _Scan:
         try:
             for entry in entries:
                 name = entry.name
+                content = None
                 try:
-                    info = entry.stat(follow_symlinks=False)
+                    if (read is True or name == read) and entry.is_file(
+                        follow_symlinks=False
+                    ):
+                        # Opened, then stat'ed through the open file: one
+                        # name lookup instead of two.
+                        info, content = _read_at(descriptor, name)
+                    else:
+                        info = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # removed since the folder was listed
                 except OSError as exc:
@@ -376,10 +384,8 @@ class _Scan:
                     folders[name] = info.st_mtime
                 elif S_ISREG(mode):
                     size = info.st_size
-                    if read is True or name == read:
-                        listing.contents[name] = _read_at(
-                            descriptor, name, size
-                        )
+                    if content is not None:
+                        listing.contents[name] = content
                     if info.st_nlink > 1 and not self._first_link(info):
                         size = 0  # a hard link's bytes count once, as du
                     else:
@@ -874,25 +880,36 @@ class _Scan:
         return aliases
 
 
-def _read_at(descriptor: int, name: str, size: int) -> bytes | OSError:
-    """A regular file of an open folder, whole, in one read when its size
-    is known; or why it could not be read."""
+def _read_at(
+    descriptor: int, name: str
+) -> tuple[os.stat_result, bytes | OSError | None]:
+    """A file of an open folder, stat'ed and, if it is a regular file,
+    read whole (in one read: its size is known); or why it could not be
+    read. Raises OSError only when it cannot be stat'ed either."""
     try:
         handle = os.open(name, FILE, dir_fd=descriptor)
     except OSError as exc:
-        return exc
+        if exc.errno == errno.ENOENT:
+            raise
+        info = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
+        return info, exc if S_ISREG(info.st_mode) else None
     try:
-        chunk = os.read(handle, size + 1 if size else 65536)
-        # A regular file reads short only at its end.
-        if size and len(chunk) <= size:
-            return chunk
-        chunks = [chunk]
-        while chunk:
-            chunk = os.read(handle, 1 << 20)
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        return exc
+        info = os.fstat(handle)
+        if not S_ISREG(info.st_mode):
+            return info, None  # no longer a regular file
+        size = info.st_size
+        try:
+            chunk = os.read(handle, size + 1 if size else 65536)
+            # A regular file reads short only at its end.
+            if size and len(chunk) <= size:
+                return info, chunk
+            chunks = [chunk]
+            while chunk:
+                chunk = os.read(handle, 1 << 20)
+                chunks.append(chunk)
+            return info, b"".join(chunks)
+        except OSError as exc:
+            return info, exc
     finally:
         os.close(handle)
 

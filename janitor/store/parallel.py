@@ -202,18 +202,32 @@ class _Shared:
     next_job: Synchronized[int]
     read: SynchronizedArray[int]
 
-    def claim(self) -> int:
-        with self.next_job.get_lock():
+    def claim(self) -> int | None:
+        """The next job free; None if the lock stays taken (a worker
+        stopped while holding it)."""
+        lock = self.next_job.get_lock()
+        if not lock.acquire(timeout=STALLED_SECONDS):
+            return None
+        try:
             index = self.next_job.value
             self.next_job.value = index + 1
+        finally:
+            lock.release()
         return index
 
     def add(self, job: _Job, part: ExperimentPart) -> tuple[int, int]:
+        """Count a part read, for progress (left uncounted if the lock
+        stays taken)."""
         runs = part.experiment.runs if part.experiment else ()
-        with self.read.get_lock():
+        lock = self.read.get_lock()
+        if not lock.acquire(timeout=STALLED_SECONDS):
+            return self.read[0], self.read[1]
+        try:
             self.read[0] += job.only is None
             self.read[1] += len(runs)
             return self.read[0], self.read[1]
+        finally:
+            lock.release()
 
 
 class _Team:
@@ -263,7 +277,7 @@ class _Team:
         parts: dict[int, ExperimentPart] = {}
         started = time.monotonic()
         mine = 0
-        while (index := self.shared.claim()) < len(self.jobs):
+        while (index := self._next_job()) is not None:
             job = self.jobs[index]
             parts[index] = part = _read_job(self.root, self.options, job)
             mine += 1
@@ -282,6 +296,10 @@ class _Team:
             if index not in parts:  # a worker died or stalled with it
                 parts[index] = _read_job(self.root, self.options, job)
         return parts
+
+    def _next_job(self) -> int | None:
+        index = self.shared.claim()
+        return index if index is not None and index < len(self.jobs) else None
 
     def _wait(self, parts: dict[int, ExperimentPart]) -> None:
         """Load parts until every worker is done, or until none has sent
@@ -323,7 +341,7 @@ class _Team:
         left."""
         with send:
             try:
-                while (index := self.shared.claim()) < len(self.jobs):
+                while (index := self._next_job()) is not None:
                     job = self.jobs[index]
                     part = _read_job(self.root, self.options, job)
                     self.shared.add(job, part)
