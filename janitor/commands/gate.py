@@ -23,7 +23,6 @@ from janitor.report import (
     github,
     json_report,
     sarif,
-    table,
 )
 from janitor.store import open_store
 
@@ -79,6 +78,8 @@ def gate(
         click.echo(github.render_gate(result))
         _append_step_summary(result)
     else:
+        from janitor.report import table  # tabulate: only for tables
+
         click.echo(table.render_gate(result, quiet=quiet))
     return EXIT_OK if result.passed else EXIT_FINDINGS
 

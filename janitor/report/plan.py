@@ -8,8 +8,6 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
-from tabulate import tabulate
-
 from janitor.policy.engine import Decision, Plan
 from janitor.report import natural_size, short_age
 from janitor.report.json_report import Rows
@@ -23,6 +21,8 @@ def _age(decision: Decision, now: float) -> str:
 
 
 def render_table(plan: Plan, store: str, now: float, dry_run: bool) -> str:
+    from tabulate import tabulate  # not imported for JSON output
+
     policy = plan.policy
     lines = [
         f"Store: {store}",
@@ -98,9 +98,7 @@ def plan_document(plan: Plan, store: str, dry_run: bool) -> dict[str, Any]:
             "kept_by_reason": dict(plan.kept_by_reason()),
         },
         "refusal": plan.refusal or None,
-        "runs": Rows(
-            lambda: map(_run_document, plan.decisions), len(plan.decisions)
-        ),
+        "runs": Rows(lambda: map(_run_document, plan.decisions)),
         "findings": [finding.to_dict() for finding in plan.findings],
     }
 
