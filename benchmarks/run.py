@@ -6,11 +6,12 @@
 Stores come from `benchmarks.generate` and are kept between runs under
 the temp folder (``$TMPDIR/janitor-bench/runs-<N>-seed-<S>``), so only
 the first run pays for writing them; `--clean` removes them at the end.
-Every command runs as a child process: once to warm the page cache, then
-`--repeat` times; the median wall time counts, and the child's peak RSS
-comes from `os.wait4`. The table gives each command's time, its ratio
-to `du -sb` and MLflow's time over it, peak RSS and cost per run, then
-PASS or FAIL for each target; the same goes to the JSON file.
+Every command runs as a child process: each once to warm the page
+cache, then in rounds of every command in turn, `--repeat` rounds; the
+median wall time counts, and the child's peak RSS comes from
+`os.wait4`. The table gives each command's time, its ratio to `du -sb`
+and MLflow's time over it, peak RSS and cost per run, then PASS or FAIL
+for each target; the same goes to the JSON file.
 """
 
 from __future__ import annotations
@@ -213,17 +214,13 @@ def run_once(
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def measure(
-    argv: list[str], env: dict[str, str], cwd: str, repeat: int
-) -> Timing:
-    timing = Timing(argv)
-    run_once(argv, env, cwd)  # warm the page cache and the imports
-    for _ in range(repeat):
-        seconds, cpu, rss = run_once(argv, env, cwd)
-        timing.seconds.append(seconds)
-        timing.cpu_seconds.append(cpu)
-        timing.peak_rss_kb = max(timing.peak_rss_kb, rss)
-    return timing
+def record(
+    timing: Timing, argv: list[str], env: dict[str, str], cwd: str
+) -> None:
+    seconds, cpu, rss = run_once(argv, env, cwd)
+    timing.seconds.append(seconds)
+    timing.cpu_seconds.append(cpu)
+    timing.peak_rss_kb = max(timing.peak_rss_kb, rss)
 
 
 # -- targets and the report ---------------------------------------------
@@ -436,14 +433,23 @@ def bench_size(
     result = SizeResult(runs, recorded["files"], recorded["bytes"], str(store))
     env = _child_env(store)
     with_mlflow = has_mlflow and runs <= args.mlflow_max
-    for name, (argv, stand_in) in commands(
-        store, policy, env, with_mlflow
-    ).items():
-        repeat = args.mlflow_repeat if name == "mlflow" else args.repeat
-        print(f"timing {name} on {runs} runs", file=sys.stderr)
-        timing = measure(argv, env, cwd, repeat)
-        timing.stand_in = stand_in
-        result.timings[name] = timing
+    found = commands(store, policy, env, with_mlflow)
+    for name, (argv, stand_in) in found.items():
+        print(f"warming {name} on {runs} runs", file=sys.stderr)
+        run_once(argv, env, cwd)  # the page cache and the imports
+        result.timings[name] = Timing(argv, stand_in=stand_in)
+    # Rounds of every command in turn: a slow spell of a shared machine
+    # falls on all of them, not on one command's repeats.
+    repeats = {
+        name: args.mlflow_repeat if name == "mlflow" else args.repeat
+        for name in found
+    }
+    rounds = max(repeats.values())
+    for index in range(rounds):
+        print(f"round {index + 1} of {rounds} on {runs} runs", file=sys.stderr)
+        for name, (argv, _stand_in) in found.items():
+            if index < repeats[name]:
+                record(result.timings[name], argv, env, cwd)
     return result
 
 
