@@ -87,9 +87,10 @@ class FileStore:
 
         With ``metrics`` false, metric files are only sized, not parsed
         (what the size gate needs). With ``latest``, every metric file
-        is still validated, but a summary is kept only for the metrics
-        so named (with their latest value) and for files with a problem;
-        None keeps every summary, latest values included. Every run's
+        is still validated, but a summary is kept only for files with a
+        problem; of a run's clean files of the metrics so named, only the
+        latest value (`Run.latest_value` reads either). None keeps every
+        summary, latest values included. Every run's
         metric keys are kept either way. With ``files_over``, every file
         larger than that many bytes is listed in
         ``Snapshot.large_files``. A large store is read by several
