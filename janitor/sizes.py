@@ -66,17 +66,13 @@ def run_sizes(snapshot: Snapshot) -> Iterator[RunSize]:
     """Every run's size, logged models included, one at a time."""
     model_bytes = logged_model_bytes(snapshot)
     for run in snapshot.runs():
-        yield _run_size(run, model_bytes.get(run.path, 0))
-
-
-def _run_size(run: Run, logged_model_bytes: int) -> RunSize:
-    return RunSize(
-        run.experiment_id,
-        run.run_id,
-        run.name,
-        run.bytes + logged_model_bytes,
-        run.artifact_bytes + logged_model_bytes,
-    )
+        yield RunSize(
+            run.experiment_id,
+            run.run_id,
+            run.name,
+            run.bytes + model_bytes.get(run.path, 0),
+            run_artifact_bytes(run, model_bytes),
+        )
 
 
 def size_report(snapshot: Snapshot, top: int = TOP) -> SizeReport:

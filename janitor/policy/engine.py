@@ -337,7 +337,7 @@ def _prune_reasons(
     run: Run,
     experiment: Experiment,
     rules: ExperimentOverride,
-    sizes: dict,
+    sizes: dict[str, int],
     now: float,
 ) -> tuple[str, ...]:
     prune = rules.prune
@@ -433,7 +433,7 @@ def _prune_down_to(
 
 def _kept_over_budget(
     plan: Plan,
-    sizes: dict,
+    sizes: dict[str, int],
     policy: Policy,
 ) -> list[Finding]:
     found = []

@@ -47,19 +47,24 @@ def _write_rows(out: TextIO, rows: Rows) -> None:
 
 
 def _row(item: Any) -> str:
-    """An item of `Rows`, two levels deep. A flat mapping (plain values
-    and lists of them, as a plan's runs are) is laid out here with the
-    encoder's C string escaping, several times faster than its Python
-    indenting encoder; anything else goes to that encoder."""
+    """An item of `Rows`, two levels deep."""
+    flat = _flat_row(item)
+    return _dumps(item).replace("\n", "\n    ") if flat is None else flat
+
+
+def _flat_row(item: Any) -> str | None:
+    """A flat mapping (plain values and lists of them, as a plan's runs
+    are) laid out with the encoder's C string escaping, several times
+    faster than its Python indenting encoder; None for anything else."""
     if not isinstance(item, dict) or not item:
-        return _dumps(item).replace("\n", "\n    ")
+        return None
     fields = []
     for key, value in item.items():
         many = isinstance(value, (list, tuple))
         texts = [_plain(element) for element in (value if many else [value])]
         plain = [text for text in texts if text is not None]
         if len(plain) < len(texts) or not isinstance(key, str):
-            return _dumps(item).replace("\n", "\n    ")
+            return None
         if not many:
             text = plain[0]
         elif plain:

@@ -146,7 +146,8 @@ class Run:
     meta: Meta
     subfolders: frozenset[str] = frozenset()
     # Metric files by key: every one, or (from a scan that names the
-    # metrics whose latest value it wants) those and any with a problem.
+    # metrics whose latest value it wants) those with a problem, and the
+    # named ones when metric files are only sized.
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     # Keys of the files under metrics/, params/ and tags/ ('/' for
     # nested ones).
