@@ -119,6 +119,10 @@ def cached_store(cache: Path, runs: int, seed: int) -> tuple[Path, dict]:
 
 def _child_env(store: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # Every child runs from cached bytecode, as an installed package
+    # does: pip compiles MLflow's modules when it installs them, and
+    # without this setting the janitor's are compiled on the first run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     path = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + path if path else "")
     env["MLFLOW_ALLOW_FILE_STORE"] = "true"

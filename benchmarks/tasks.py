@@ -18,19 +18,25 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from janitor.sizes import size_report
-from janitor.store import open_store
-from janitor.store.model import DELETED, Run
+if TYPE_CHECKING:  # the MLflow task loads nothing of the janitor
+    from janitor.store.model import Run
 
 
 def gate(store: str) -> dict[str, int]:
+    from janitor.sizes import size_report
+    from janitor.store import open_store
+
     snapshot = open_store(store).scan(metrics=False)
     report = size_report(snapshot)
     return {"bytes": report.store_bytes, "files": report.files}
 
 
 def prune_plan(store: str, metric: str, keep: int) -> dict[str, int]:
+    from janitor.store import open_store
+    from janitor.store.model import DELETED
+
     snapshot = open_store(store).scan(metrics=True)
     kept = pruned = 0
     for experiment in snapshot.experiments:

@@ -59,6 +59,9 @@ class Fields(Mapping[str, Any]):
         index = self._positions.get(key)
         return default if index is None else self._values[index]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._positions
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._positions)
 
