@@ -204,14 +204,15 @@ class ScanOptions:
 
 
 class _Folder:
-    """One folder as listed: subfolder name -> mtime, regular file name
-    -> bytes counted (0 for a hard link counted already), the newest
-    mtime among them, and the file contents asked for."""
+    """One folder as listed: its subfolder names, regular file name ->
+    bytes counted (0 for a hard link counted already), the newest mtime
+    of the folder itself and its files, and the file contents asked
+    for."""
 
     __slots__ = ("contents", "files", "folders", "gone", "newest")
 
     def __init__(self) -> None:
-        self.folders: dict[str, float] = {}
+        self.folders: list[str] = []
         self.files: dict[str, int] = {}
         self.contents: dict[str, bytes | OSError] = {}
         self.newest = 0.0
@@ -249,7 +250,7 @@ class _Scan:
         for name in top.files:
             if name in (TRASH, REGISTRY):
                 self._stray("not-a-folder", name)
-        for name, mtime in top.folders.items():
+        for name in top.folders:
             if name == TRASH:
                 self._scan_trash()
             elif name == REGISTRY:
@@ -258,7 +259,7 @@ class _Scan:
                 self._add_experiment(name, name, False)
             else:
                 self._stray("foreign-folder", name, "no meta.yaml")
-                self._walk_sizes(name, mtime)
+                self._walk_sizes(name)
         self.snapshot.largest_files = [
             LargeFile(path, size, *self._ids_of(path))
             for size, path in sorted(self.largest, reverse=True)
@@ -275,7 +276,7 @@ class _Scan:
         self, run_ids: Iterable[str], model_ids: Iterable[str]
     ) -> Snapshot:
         """Read the registry and the named runs and logged models."""
-        if self._folder_mtime(REGISTRY) is not None:
+        if self._real_folder(REGISTRY):
             self._scan_registry()
         runs = self._find(run_ids, "")
         models = self._find(model_ids, LOGGED_MODELS + "/")
@@ -320,14 +321,12 @@ class _Scan:
         known = {model.model_id for model in experiment.logged_models}
         for model_id in sorted(model_ids - known):
             path = _join(folder, f"{LOGGED_MODELS}/{model_id}")
-            mtime = self._folder_mtime(path)
-            if mtime is None:
-                continue
-            experiment.logged_models.append(
-                self._logged_model(
-                    experiment.experiment_id, model_id, path, mtime
+            if self._real_folder(path):
+                experiment.logged_models.append(
+                    self._logged_model(
+                        experiment.experiment_id, model_id, path
+                    )
                 )
-            )
 
     # -- walking ---------------------------------------------------------
 
@@ -340,6 +339,8 @@ class _Scan:
         Every call past the folder's own open is made relative to it:
         looking a full path up again for each file makes processes that
         walk one store side by side queue on the kernel's path cache.
+        A subfolder is known by the type its entry gives, and its mtime
+        read when it is listed in turn, through its open descriptor.
         """
         listing = _Folder()
         try:
@@ -349,8 +350,11 @@ class _Scan:
             return listing
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
+            listing.newest = self._mtime_of(rel)
             return listing
+        newest = 0.0
         try:
+            newest = os.fstat(descriptor).st_mtime
             with os.scandir(descriptor) as iterator:
                 entries = sorted(iterator, key=BY_NAME)
         except OSError as exc:
@@ -358,7 +362,6 @@ class _Scan:
             entries = []
         # The loop every file of the store goes through: kept flat.
         folders, files = listing.folders, listing.files
-        newest = 0.0
         total = count = 0
         floor, files_over = self.floor, self.files_over
         try:
@@ -366,6 +369,9 @@ class _Scan:
                 name = entry.name
                 content = None
                 try:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(name)
+                        continue
                     if (read is True or name == read) and entry.is_file(
                         follow_symlinks=False
                     ):
@@ -381,9 +387,10 @@ class _Scan:
                     self._stray("unreadable", path, exc.strerror or str(exc))
                     continue
                 mode = info.st_mode
-                if S_ISDIR(mode):
-                    folders[name] = info.st_mtime
-                elif S_ISREG(mode):
+                if S_ISDIR(mode):  # a folder since the entry was read
+                    folders.append(name)
+                    continue
+                if S_ISREG(mode):
                     size = info.st_size
                     if content is not None:
                         listing.contents[name] = content
@@ -463,13 +470,14 @@ class _Scan:
             self.floor = largest[0][0] + 1  # a tie would not get in
 
     def _walk_sizes(
-        self, rel: str, newest: float = 0.0, top: _Folder | None = None
+        self, rel: str, top: _Folder | None = None
     ) -> tuple[int, int, float]:
         """(bytes, files, newest mtime) of everything below a folder,
-        the folder's own mtime (``newest``) included; ``top`` is its
-        listing when already made. Iterative, so no depth of nesting can
-        exhaust the stack."""
+        the folder's own mtime included; ``top`` is its listing when
+        already made. Iterative, so no depth of nesting can exhaust the
+        stack."""
         total = count = 0
+        newest = 0.0
         listing = self._listing(rel) if top is None else top
         pending: list[str] = []
         while True:
@@ -542,13 +550,13 @@ class _Scan:
         for name in trash.files:
             path = f"{TRASH}/{name}"
             self._stray("trash-stray", path, "a file, not an experiment")
-        for name, mtime in trash.folders.items():
+        for name in trash.folders:
             path = f"{TRASH}/{name}"
             if self._experiment_like(path):
                 self._add_experiment(name, path, True)
             else:
                 self._stray("trash-stray", path, "no meta.yaml")
-                self._walk_sizes(path, mtime)
+                self._walk_sizes(path)
 
     def _experiment_like(self, rel: str) -> bool:
         return experiment_like(os.path.join(self.root, rel))
@@ -575,9 +583,9 @@ class _Scan:
             folders = listing.folders
         else:
             meta = missing_meta(rel)  # read by the first slice
-            folders = self._folder_mtimes(rel, only)
+            folders = self._still_folders(rel, only)
         experiment = Experiment(experiment_id, rel, meta, in_trash=in_trash)
-        for name, mtime in folders.items():
+        for name in folders:
             if name in skip:
                 continue
             path = f"{rel}/{name}"
@@ -586,9 +594,9 @@ class _Scan:
                     self._logged_models(experiment_id, path)
                 )
             elif name in EXPERIMENT_RESERVED:
-                self._walk_sizes(path, mtime)
+                self._walk_sizes(path)
             else:
-                run = self._run(experiment_id, name, path, mtime)
+                run = self._run(experiment_id, name, path)
                 if run is not None:
                     experiment.runs.append(run)
                 if self.progress and self.run_count % PROGRESS_RUNS == 0:
@@ -601,12 +609,10 @@ class _Scan:
         if self.progress:
             self.progress(len(self.snapshot.experiments), self.run_count)
 
-    def _folder_mtimes(
-        self, rel: str, names: tuple[str, ...]
-    ) -> dict[str, float]:
+    def _still_folders(self, rel: str, names: tuple[str, ...]) -> list[str]:
         """Those of ``names`` that are still real folders in ``rel``,
-        with their mtimes, looked up relative to the open folder."""
-        found: dict[str, float] = {}
+        looked up relative to the open folder."""
+        found: list[str] = []
         try:
             descriptor = self._open_folder(rel)
         except FileNotFoundError:
@@ -623,31 +629,19 @@ class _Scan:
                 except OSError:
                     continue  # gone since the jobs were planned
                 if S_ISDIR(info.st_mode):
-                    found[name] = info.st_mtime
+                    found.append(name)
         finally:
             os.close(descriptor)
         return found
 
-    def _run(
-        self,
-        experiment_id: str,
-        name: str,
-        rel: str,
-        folder_mtime: float,
-    ) -> Run | None:
+    def _run(self, experiment_id: str, name: str, rel: str) -> Run | None:
         self.run_id = name
         try:
-            return self._read_run(experiment_id, name, rel, folder_mtime)
+            return self._read_run(experiment_id, name, rel)
         finally:
             self.run_id = None
 
-    def _read_run(
-        self,
-        experiment_id: str,
-        name: str,
-        rel: str,
-        folder_mtime: float,
-    ) -> Run | None:
+    def _read_run(self, experiment_id: str, name: str, rel: str) -> Run | None:
         before = self.snapshot.bytes
         listing = self._listing(rel, META)
         if listing.gone:
@@ -656,7 +650,7 @@ class _Scan:
         looks_like_run = bool(RUN_ID.match(name) or subfolders & RUN_PARTS)
         if META not in listing.files and not looks_like_run:
             self._stray("foreign-folder", rel, "no meta.yaml and not a run")
-            self._walk_sizes(rel, folder_mtime, listing)
+            self._walk_sizes(rel, listing)
             return None
 
         self.run_count += 1
@@ -664,8 +658,8 @@ class _Scan:
         if isinstance(run.meta.data, Fields):
             run.meta.data = run.meta.data.sharing(name)  # one copy of the id
         run.subfolders = subfolders
-        newest = max(folder_mtime, listing.newest)
-        for child, child_mtime in listing.folders.items():
+        newest = listing.newest
+        for child in listing.folders:
             path = f"{rel}/{child}"
             if child == "metrics":
                 run.metrics, run.metric_keys, mtime, values = self._metrics(
@@ -681,13 +675,13 @@ class _Scan:
                 else:
                     run.tag_keys = keys
             elif child == "artifacts":
-                size, count, mtime = self._walk_sizes(path, child_mtime)
+                size, count, mtime = self._walk_sizes(path)
                 run.artifact_bytes, run.artifact_files = size, count
             else:
                 outputs = self._listing(path)
                 if child == "outputs":
                     run.output_model_ids = tuple(outputs.folders)
-                mtime = self._walk_sizes(path, child_mtime, outputs)[2]
+                mtime = self._walk_sizes(path, outputs)[2]
             if mtime > newest:
                 newest = mtime
         run.bytes = self.snapshot.bytes - before
@@ -746,32 +740,26 @@ class _Scan:
     def _logged_models(
         self, experiment_id: str, rel: str
     ) -> Iterator[LoggedModel]:
-        for name, mtime in self._listing(rel).folders.items():
-            yield self._logged_model(
-                experiment_id, name, f"{rel}/{name}", mtime
-            )
+        for name in self._listing(rel).folders:
+            yield self._logged_model(experiment_id, name, f"{rel}/{name}")
 
     def _logged_model(
-        self,
-        experiment_id: str,
-        name: str,
-        path: str,
-        folder_mtime: float,
+        self, experiment_id: str, name: str, path: str
     ) -> LoggedModel:
         before = self.snapshot.bytes
         listing = self._listing(path, META)
         model = LoggedModel(
             name, experiment_id, path, self._meta(path, listing)
         )
-        newest = max(folder_mtime, listing.newest)
-        for child, child_mtime in listing.folders.items():
+        newest = listing.newest
+        for child in listing.folders:
             child_path = f"{path}/{child}"
             if child == "metrics":
                 model.metrics, _keys, mtime, _values = self._metrics(
                     child_path, True
                 )
             else:
-                size, _count, mtime = self._walk_sizes(child_path, child_mtime)
+                size, _count, mtime = self._walk_sizes(child_path)
                 if child == "artifacts":
                     model.artifact_bytes = size
             if mtime > newest:
@@ -793,32 +781,36 @@ class _Scan:
         )
         for name in run_names:
             path = _join(rel, name)
-            folder_mtime = self._folder_mtime(path)
-            if folder_mtime is None:
+            if not self._real_folder(path):
                 continue
-            run = self._run(experiment_id, name, path, folder_mtime)
+            run = self._run(experiment_id, name, path)
             if run is None:
                 continue
             experiment.runs.append(run)
             for model_id in run.output_model_ids:
                 model_path = _join(rel, f"models/{model_id}")
-                model_mtime = self._folder_mtime(model_path)
-                if model_mtime is not None:
+                if self._real_folder(model_path):
                     experiment.logged_models.append(
-                        self._logged_model(
-                            experiment_id, model_id, model_path, model_mtime
-                        )
+                        self._logged_model(experiment_id, model_id, model_path)
                     )
         self.snapshot.experiments.append(experiment)
         self.experiment_id = None
 
-    def _folder_mtime(self, rel: str) -> float | None:
-        """The mtime of a real folder (not a link), or None."""
+    def _real_folder(self, rel: str) -> bool:
+        """Whether a folder of the store is there and not a link."""
         try:
             info = os.lstat(os.path.join(self.root, rel))
         except OSError:
-            return None
-        return info.st_mtime if stat.S_ISDIR(info.st_mode) else None
+            return False
+        return stat.S_ISDIR(info.st_mode)
+
+    def _mtime_of(self, rel: str) -> float:
+        """The mtime of a folder that could not be opened (0 if it
+        cannot be stat'ed either)."""
+        try:
+            return os.lstat(os.path.join(self.root, rel)).st_mtime
+        except OSError:
+            return 0.0
 
     def _meta_at(self, folder: str) -> Meta:
         """A folder's meta.yaml read by path, as `_read_meta` reads it
@@ -851,7 +843,7 @@ class _Scan:
             path = f"{REGISTRY}/{name}"
             listing = self._listing(path, META)
             model = RegisteredModel(name, path, self._meta(path, listing))
-            for child, child_mtime in listing.folders.items():
+            for child in listing.folders:
                 child_path = f"{path}/{child}"
                 if child == "aliases":
                     model.aliases = self._aliases(child_path)
@@ -860,14 +852,14 @@ class _Scan:
                         self._version(name, child, child_path)
                     )
                 else:
-                    self._walk_sizes(child_path, child_mtime)
+                    self._walk_sizes(child_path)
             self.snapshot.registered_models.append(model)
 
     def _version(self, model_name: str, folder: str, rel: str) -> ModelVersion:
         listing = self._listing(rel, META)
         meta = self._meta(rel, listing)
-        for child, child_mtime in listing.folders.items():
-            self._walk_sizes(f"{rel}/{child}", child_mtime)
+        for child in listing.folders:
+            self._walk_sizes(f"{rel}/{child}")
         return ModelVersion(model_name, folder[len("version-") :], rel, meta)
 
     def _aliases(self, rel: str) -> dict[str, str]:
