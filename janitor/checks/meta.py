@@ -16,6 +16,7 @@ from janitor.store.model import (
 ID = (str, int)
 OPTIONAL_INT = (int, type(None))
 STAGES = ("active", "deleted")
+_ABSENT = object()
 
 # key -> accepted types, for the keys MLflow cannot do without.
 EXPERIMENT_KEYS: dict[str, tuple[type, ...]] = {
@@ -200,11 +201,12 @@ def _field_problems(
     keys: dict[str, tuple[type, ...]],
 ) -> Iterator[str]:
     for key, types in keys.items():
-        if key not in data:
+        value = data.get(key, _ABSENT)
+        if value is _ABSENT:
             yield f"missing key {key!r}"
-        elif not isinstance(data[key], types) or isinstance(data[key], bool):
-            if not (data[key] is None and type(None) in types):
-                yield f"{key!r} has a wrong type ({type(data[key]).__name__})"
+        elif not isinstance(value, types) or isinstance(value, bool):
+            if not (value is None and type(None) in types):
+                yield f"{key!r} has a wrong type ({type(value).__name__})"
     stage = data.get("lifecycle_stage")
     if stage is not None and stage not in STAGES:
         yield f"lifecycle_stage {stage!r} is not active or deleted"

@@ -60,19 +60,32 @@ def _flat_row(item: Any) -> str | None:
         return None
     fields = []
     for key, value in item.items():
-        many = isinstance(value, (list, tuple))
-        texts = [_plain(element) for element in (value if many else [value])]
-        plain = [text for text in texts if text is not None]
-        if len(plain) < len(texts) or not isinstance(key, str):
-            return None
-        if not many:
-            text = plain[0]
-        elif plain:
-            text = "[\n        " + ",\n        ".join(plain) + "\n      ]"
-        else:
-            text = "[]"
-        fields.append(f"{_string(key)}: {text}")
+        text = _plain(value)
+        if text is None:
+            if not isinstance(value, (list, tuple)):
+                return None
+            texts = []
+            for element in value:
+                element_text = _plain(element)
+                if element_text is None:
+                    return None
+                texts.append(element_text)
+            text = (
+                "[\n        " + ",\n        ".join(texts) + "\n      ]"
+                if texts
+                else "[]"
+            )
+        label = _LABELS.get(key)
+        if label is None:
+            if not isinstance(key, str):
+                return None
+            label = _LABELS[key] = _string(key) + ": "
+        fields.append(label + text)
     return "{\n      " + ",\n      ".join(fields) + "\n    }"
+
+
+# The encoded keys of rows, which repeat in every row.
+_LABELS: dict[str, str] = {}
 
 
 def _plain(value: Any) -> str | None:
