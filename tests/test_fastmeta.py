@@ -8,6 +8,7 @@ it is not sure, it returns None and PyYAML decides.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,23 @@ def test_fields_behave_as_the_mapping_they_hold():
     folder = "".join(["ab"] * 16)  # equal to the id, another object
     shared = fields.sharing(folder)
     assert shared == data and shared["run_id"] is folder
+
+
+def test_plain_characters_are_the_unquoted_ascii_and_all_the_rest():
+    # The class is written as the ASCII it leaves out; it must hold
+    # exactly the ASCII the dumper writes unquoted, and every character
+    # past ASCII.
+    from janitor.store import fastmeta
+
+    unquoted = set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789_./:@+=%~-"
+    )
+    plain = re.compile(fastmeta._PLAIN_CHAR)
+    wrong = [
+        code
+        for code in range(0x110000)
+        if bool(plain.fullmatch(chr(code)))
+        != (code >= 0x80 or chr(code) in unquoted)
+    ]
+    assert wrong == []
