@@ -152,3 +152,39 @@ def test_a_run_removed_while_the_store_is_read_is_left_out(
     snapshot = open_store(str(small_store.root)).scan()
     assert set(_runs_of(snapshot)) == {small_store.run_ids[1]}
     assert snapshot.strays == []
+
+
+def test_a_runs_last_write_is_its_newest_mtime_folders_included(
+    small_store, monkeypatch
+):
+    # A run's last write is the newest mtime of anything in it: a file
+    # written, or a folder whose entries changed (an artifact deleted
+    # deep inside shows only on its folder). Every kind is moved forward
+    # alone, and every way of reading the store must see it.
+    root = small_store.root
+    run = small_store.run_dir(0)
+    old, new = 1_600_000_000, 1_700_000_000
+    every = [path for path, _, _ in os.walk(root)] + [
+        os.path.join(path, name)
+        for path, _, names in os.walk(root)
+        for name in names
+    ]
+    targets = [
+        run,  # the run folder itself
+        run / "artifacts" / "notes",  # a nested artifact folder
+        run / "metrics" / "auc",  # a file
+        run / "params",  # a folder of files
+    ]
+    for target in targets:
+        for path in every:
+            os.utime(path, (old, old))
+        os.utime(target, (new, new))
+        for workers in ("1", "2"):
+            monkeypatch.setenv("JANITOR_WORKERS", workers)
+            scanned = _runs_by_id(open_store(str(root)).scan())
+            assert scanned[run.name].last_write == new, (target, workers)
+            assert scanned[small_store.run_ids[1]].last_write == old
+        selected = open_store(str(root)).read_runs(
+            {small_store.experiment_id: [run.name]}
+        )
+        assert _runs_by_id(selected)[run.name].last_write == new, target
