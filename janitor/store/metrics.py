@@ -30,14 +30,11 @@ def _lines(open_group: bytes) -> tuple[bytes, bytes]:
     """The run and logged-model line patterns, each field in a group
     opened with ``open_group``: b"(" captures it (to read the values),
     b"(?:" does not (a whole file is checked faster without)."""
-    run = (
-        open_group + _INTEGER + b") " + open_group + _VALUE + b")"
-        b"(?: " + open_group + _INTEGER + b"))?\n"
-    )
-    model = (
-        open_group + _INTEGER + b") " + open_group + _VALUE + b") "
-        + open_group + _INTEGER + b") " + open_group + b"[0-9a-f]{32})\n"
-    )
+    integer = open_group + _INTEGER + b")"
+    value = open_group + _VALUE + b")"
+    run_id = open_group + b"[0-9a-f]{32})"
+    run = integer + b" " + value + b"(?: " + integer + b")?\n"
+    model = b" ".join([integer, value, integer, run_id]) + b"\n"
     return run, model
 
 
