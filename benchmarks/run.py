@@ -155,6 +155,11 @@ def commands(
     if with_mlflow:
         task = [python, "-m", "benchmarks.tasks", "mlflow", str(store)]
         found["mlflow"] = (task, False)
+        # References, not targets: how close to MLflow's time the least
+        # possible reading of the store comes, in one process and in two.
+        bare = [python, "-m", "benchmarks.tasks", "bare", str(store)]
+        found["bare"] = (bare, False)
+        found["bare x2"] = ([*bare, "--processes", "2"], False)
     return found
 
 

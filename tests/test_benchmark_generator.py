@@ -167,3 +167,25 @@ def test_same_seed_same_bytes(tmp_path):
         }
 
     assert contents(first) == contents(second)
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_the_bare_pass_reads_the_whole_store(generated, processes):
+    # The reference the janitor is held to must not skip any of the
+    # work it stands for: every file stat'ed, every metric line parsed,
+    # however the store is split between processes.
+    from benchmarks.tasks import bare_pass
+
+    root, written = generated
+    metric_lines = sum(
+        len(path.read_bytes().splitlines())
+        for path in root.rglob("*")
+        if path.parent.name == "metrics" and path.is_file()
+    )
+    counted = bare_pass(str(root), processes)
+    assert counted == {
+        "files": written.files,
+        "bytes": written.bytes,
+        "metric_lines": metric_lines,
+    }
+    assert metric_lines > SHAPE.runs  # every run logs metrics
