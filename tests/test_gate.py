@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -407,3 +408,19 @@ def test_a_run_copied_into_another_experiment_is_sized_as_itself(
             f"{other}/{light}",
         ]
     )
+
+
+def test_sarif_names_a_file_that_is_not_utf8_by_its_bytes(small_store):
+    # A file name in Latin-1 bytes: the SARIF location keeps those bytes,
+    # percent-escaped, instead of failing to encode the name.
+    name = os.fsdecode(b"poids-\xe9.bin")
+    folder = small_store.run_dir(1) / "artifacts"
+    (folder / name).write_bytes(b"x" * 5000)
+    result = gate(small_store, "--max-file", "1kB", "--format", "sarif")
+    assert result.returncode == 1, result.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    uris = [
+        found["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for found in run["results"]
+    ]
+    assert any(uri.endswith("/artifacts/poids-%E9.bin") for uri in uris)

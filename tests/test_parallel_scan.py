@@ -312,3 +312,92 @@ def test_workers_are_capped_and_nonsense_is_ignored(
         caplog.clear()
         assert parallel.plan(str(damaged_store)).workers == 1  # small store
         assert f"JANITOR_WORKERS={nonsense!r}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("workers", "slice_folders"), [(1, 250), (2, 250), (2, 3)]
+)
+def test_a_run_swapped_for_a_link_while_read_is_not_followed(
+    small_store, tmp_path, monkeypatch, workers, slice_folders
+):
+    # A run folder renamed away and replaced by a symlink to elsewhere
+    # (by hand, or by a sync tool) just after it was listed: what is read
+    # below it must come from the folder listed, never from the link's
+    # target outside the store.
+    monkeypatch.setattr(parallel, "SLICE_FOLDERS", slice_folders)
+    root = small_store.root
+    run = small_store.run_dir(0)
+    outside = tmp_path / "outside"
+    for part in ("metrics", "params", "artifacts"):
+        (outside / part).mkdir(parents=True)
+    (outside / "metrics" / "stolen").write_text("1 0.5 0\n")
+    (outside / "artifacts" / "secret.bin").write_bytes(b"s" * 100_000)
+    before = {
+        found.run_id: found for found in open_store(str(root)).scan().runs()
+    }
+    rel = f"{small_store.experiment_id}/{run.name}"
+    listing = filestore._Scan._listing
+    moved = tmp_path / "moved-away"
+
+    def swapping(self, folder, *args, **kwargs):
+        listed = listing(self, folder, *args, **kwargs)
+        if folder == rel and not run.is_symlink():
+            run.rename(moved)
+            run.symlink_to(outside)
+        return listed
+
+    monkeypatch.setattr(filestore._Scan, "_listing", swapping)
+    monkeypatch.setenv("JANITOR_WORKERS", str(workers))
+    try:
+        snapshot = open_store(str(root)).scan()
+    finally:
+        if run.is_symlink():
+            run.unlink()
+            moved.rename(run)
+    read = {found.run_id: found for found in snapshot.runs()}
+    swapped, original = read[run.name], before[run.name]
+    assert "stolen" not in swapped.metric_keys
+    assert swapped.metric_keys == original.metric_keys
+    assert swapped.bytes == original.bytes
+    assert all("secret" not in large.path for large in snapshot.largest_files)
+
+
+def test_an_experiment_that_cannot_be_entered_reads_alike(
+    damaged_store, monkeypatch
+):
+    # An experiment folder that can be listed but not entered (mode 0444
+    # for a user other than root): every lookup of a name inside fails
+    # with EACCES, as reproduced here for its run folders. Read in slices
+    # or whole, the store must read the same.
+    experiment = max(
+        (path for path in damaged_store.iterdir() if path.name.isdigit()),
+        key=lambda path: len(list(path.iterdir())),
+    )
+    locked = {path.name for path in experiment.iterdir() if path.is_dir()}
+    real_open, real_stat = os.open, os.stat
+
+    def refused(name) -> bool:
+        return isinstance(name, str) and name in locked
+
+    def opening(name, flags, mode=0o777, *, dir_fd=None):
+        if dir_fd is not None and refused(name):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, flags, mode, dir_fd=dir_fd)
+
+    def stating(name, *, dir_fd=None, follow_symlinks=True):
+        if dir_fd is not None and refused(name):
+            raise PermissionError(13, "Permission denied")
+        return real_stat(name, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(filestore.os, "open", opening)
+    monkeypatch.setattr(filestore.os, "stat", stating)
+    monkeypatch.setattr(parallel, "SLICE_FOLDERS", 3)
+    serial, _calls = _scan(damaged_store, monkeypatch, 1)
+    shared, _calls = _scan(damaged_store, monkeypatch, 2)
+    assert shared == serial
+    unreadable = {
+        stray["path"]
+        for stray in serial["strays"]
+        if stray["kind"] == "unreadable"
+    }
+    assert {f"{experiment.name}/{name}" for name in locked} <= unreadable

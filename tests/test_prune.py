@@ -409,3 +409,48 @@ def test_prune_on_the_mlflow2_store(mlflow2_store, tmp_path):
     after = listed_runs(mlflow2_store)
     # The FAILED run, the deleted run and the deleted experiment's run go.
     assert len(before - after) == 3
+
+
+def test_strip_artifacts_with_a_name_that_is_not_utf8(store, tmp_path):
+    # A file name in bytes that are not UTF-8 (copied from a Latin-1
+    # system): MLflow logs such files as they come. The trash manifest
+    # and the audit log must hold it, and the restore bring it back.
+    root, ids, _ = store
+    name = os.fsdecode(b"caf\xe9.bin")
+    artifacts = root / ids["credit"] / ids["r0"] / "artifacts"
+    (artifacts / name).write_bytes(b"latin-1 named")
+    strip = tmp_path / "strip.yaml"
+    strip.write_text(POLICY + "action: strip-artifacts\n")
+    before = tree(root)
+    result = janitor("prune", str(root), "--policy", str(strip), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert not (artifacts / name).exists()
+    trash = root.parent / ".janitor" / "trash"
+    (prune_id,) = os.listdir(trash)
+    assert not (trash / prune_id / "manifest.json.tmp").exists()
+    listed = janitor("trash", "list", "--store", str(root))
+    assert prune_id in listed.stdout
+    restored = janitor(
+        "trash", "restore", prune_id, "--store", str(root), "--yes"
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert tree(root) == before
+    assert (artifacts / name).read_bytes() == b"latin-1 named"
+
+
+def test_a_run_without_its_meta_is_protected_for_its_errors(store):
+    # A run folder whose meta.yaml was lost (a sync that skipped it): its
+    # status is unknown, not RUNNING, and the plan says why it is kept.
+    root, ids, policy = store
+    (root / ids["credit"] / ids["r0"] / "meta.yaml").unlink()
+    result = janitor(
+        "prune", str(root), "--policy", str(policy), "--dry-run",
+        "--format", "json",
+    )  # fmt: skip
+    decisions = {
+        run["run_id"]: run for run in json.loads(result.stdout)["runs"]
+    }
+    assert decisions[ids["r0"]]["decision"] == "keep"
+    assert decisions[ids["r0"]]["rule"] == (
+        "protected: has integrity errors (see janitor audit)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 
 from janitor.store import filestore, open_store
 from janitor.store.model import Run
@@ -50,14 +51,13 @@ def test_reading_one_run_lists_no_other_folder(rich_store, monkeypatch):
     experiment = max(full.experiments, key=lambda exp: len(exp.runs))
     run = experiment.runs[0]
     listed = []
-    real_open = os.open
+    real_listing = filestore._Scan._listing
 
-    def recording_open(path, flags, *args, **kwargs):
-        if flags & os.O_DIRECTORY:  # folders are opened, then listed
-            listed.append(os.path.relpath(path, rich_store))
-        return real_open(path, flags, *args, **kwargs)
+    def recording_listing(self, rel, *args, **kwargs):
+        listed.append(rel)
+        return real_listing(self, rel, *args, **kwargs)
 
-    monkeypatch.setattr(filestore.os, "open", recording_open)
+    monkeypatch.setattr(filestore._Scan, "_listing", recording_listing)
     store.read_runs({experiment.path: [run.run_id]})
     models = [f"{experiment.path}/models/{m}" for m in run.output_model_ids]
     assert listed, "the run was not read"
@@ -188,3 +188,46 @@ def test_a_runs_last_write_is_its_newest_mtime_folders_included(
             {small_store.experiment_id: [run.name]}
         )
         assert _runs_by_id(selected)[run.name].last_write == new, target
+
+
+def test_tag_values_are_read_without_following_links_or_waiting(
+    small_store, tmp_path
+):
+    # A prune reads some tag values after the scan. A tag file swapped
+    # since for a FIFO must not hang it, nor one swapped for a link make
+    # it read a file outside the store; other values, nested keys
+    # included, still read.
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri="file:" + str(small_store.root))
+    client.set_tag(small_store.run_ids[0], "group/sub", "nested")
+    store = open_store(str(small_store.root))
+    run_path = f"{small_store.experiment_id}/{small_store.run_ids[0]}"
+    keys = ["team", "group/sub", "mlflow.runName"]
+    assert store.read_values(run_path, "tags", keys) == {
+        "team": "credit",
+        "group/sub": "nested",
+        "mlflow.runName": "run-0",
+    }
+    tags = small_store.run_dir(0) / "tags"
+    (tags / "team").unlink()
+    os.mkfifo(tags / "team")
+    secret = tmp_path / "secret"
+    secret.write_text("outside")
+    (tags / "mlflow.runName").unlink()
+    (tags / "mlflow.runName").symlink_to(secret)
+
+    def waited(*_args):
+        # Not an OSError, which the reader would take for an unreadable
+        # file and pass over.
+        raise AssertionError("read_values waited on the FIFO")
+
+    # A FIFO opened for reading would wait forever for a writer.
+    previous = signal.signal(signal.SIGALRM, waited)
+    signal.alarm(10)
+    try:
+        values = store.read_values(run_path, "tags", keys)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert values == {"group/sub": "nested"}

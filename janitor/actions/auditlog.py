@@ -43,7 +43,8 @@ class AuditLog:
             **self.common,
             **fields,
         }
-        line = json.dumps(record, ensure_ascii=False, sort_keys=False)
+        # ASCII with escapes: paths need not be valid UTF-8.
+        line = json.dumps(record, sort_keys=False)
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")

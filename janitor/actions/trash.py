@@ -19,6 +19,7 @@ original bytes back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -172,11 +173,18 @@ class Trash:
         os.makedirs(folder, exist_ok=True)
         data = asdict(batch)
         temporary = os.path.join(folder, MANIFEST + ".tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, os.path.join(folder, MANIFEST))
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                # ASCII with escapes: a file name need not be valid UTF-8,
+                # and its escaped form reads back as the same name.
+                json.dump(data, handle, indent=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, os.path.join(folder, MANIFEST))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
     def load(self, prune_id: str) -> Batch:
         path = os.path.join(self.batch_dir(prune_id), MANIFEST)

@@ -5,8 +5,8 @@ changes anything. Validation of the policy is done before this runs, so
 a plan is never built from a bad policy.
 
 Order of the decision, per run:
-1. protected runs are kept whatever the rules say: RUNNING or SCHEDULED,
-   written to within `safety.min_idle`, or carrying an integrity error;
+1. protected runs are kept whatever the rules say: carrying an integrity
+   error, RUNNING or SCHEDULED, or written to within `safety.min_idle`;
 2. a run matching any keep rule is kept (keep always wins), and so are
    the parents of kept nested runs;
 3. a run matching any prune rule is pruned;
@@ -176,12 +176,14 @@ def _protection(
     policy: Policy,
     now: float,
 ) -> str:
+    # An integrity error first: it is what the user has to act on, and a
+    # run that cannot be read has no status or write time to tell.
+    if (run.experiment_id, run.run_id) in errors:
+        return "protected: has integrity errors (see janitor audit)"
     if run.status in ("RUNNING", "SCHEDULED"):
         return f"protected: status {run.status}"
     if now - run.last_write < policy.safety.min_idle:
         return "protected: written to within safety.min_idle"
-    if (run.experiment_id, run.run_id) in errors:
-        return "protected: has integrity errors (see janitor audit)"
     return ""
 
 

@@ -128,7 +128,10 @@ def _location(result: GateResult, store_path: str) -> dict[str, Any]:
     return {
         "physicalLocation": {
             "artifactLocation": {
-                "uri": quote(result.repo_path(store_path)),
+                # A name that is not UTF-8 keeps its own bytes, escaped.
+                "uri": quote(
+                    result.repo_path(store_path), errors="surrogateescape"
+                ),
                 "uriBaseId": SRCROOT,
             }
         }

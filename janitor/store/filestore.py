@@ -56,6 +56,9 @@ RUN_PARTS = {"metrics", "params", "tags", "artifacts", "inputs", "outputs"}
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 LARGEST_FILES = 10
 PROGRESS_RUNS = 250  # inside a large experiment, report every so often
+# Folders held open at once (see `_Scan._held`): past this depth a folder
+# is reached from the deepest one held, a name at a time.
+HELD_MOST = 64
 # Folders below the root are opened without following a link, and
 # files without blocking on a FIFO swapped in since the listing.
 ROOT_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY
@@ -143,15 +146,26 @@ class FileStore:
     def read_values(
         self, root_relative: str, folder: str, keys: Iterable[str]
     ) -> dict[str, str]:
-        """The contents of params or tags files (``folder``), by key."""
+        """The contents of params or tags files (``folder``), by key:
+        regular files only, reached as a scan reaches them (no link
+        followed, no FIFO waited on); a key that cannot be read that way
+        is left out."""
+        scan = _Scan(self.root, ScanOptions(metrics=False), None)
         values = {}
         for key in keys:
-            full = os.path.join(self.root, root_relative, folder, key)
+            parent, _, name = _join(folder, key).rpartition("/")
             try:
-                with open(full, encoding="utf-8", errors="replace") as handle:
-                    values[key] = handle.read()
+                descriptor = scan._open_folder(_join(root_relative, parent))
             except OSError:
                 continue
+            try:
+                _info, raw = _read_at(descriptor, name)
+            except OSError:
+                continue
+            finally:
+                os.close(descriptor)
+            if isinstance(raw, bytes):
+                values[key] = raw.decode("utf-8", "replace")
         return values
 
     def run_tags(self, run: Run) -> dict[str, str]:
@@ -209,7 +223,7 @@ class _Folder:
     of the folder itself and its files, and the file contents asked
     for."""
 
-    __slots__ = ("contents", "files", "folders", "gone", "newest")
+    __slots__ = ("contents", "files", "folders", "gone", "held", "newest")
 
     def __init__(self) -> None:
         self.folders: list[str] = []
@@ -217,6 +231,7 @@ class _Folder:
         self.contents: dict[str, bytes | OSError] = {}
         self.newest = 0.0
         self.gone = False  # removed since it was seen
+        self.held = False  # its descriptor kept open (see `_Scan._held`)
 
 
 class _Scan:
@@ -244,9 +259,21 @@ class _Scan:
         # large files carry their ids.
         self.experiment_id: str | None = None
         self.run_id: str | None = None
+        # Folders held open while what is below them is read, by path:
+        # a subfolder is opened through its parent's descriptor, never by
+        # a path whose folders could have been swapped for links since
+        # they were listed.
+        self._held: dict[str, int] = {}
 
     def run(self) -> Snapshot:
-        top = self._listing("")
+        try:
+            self._read_all()
+        finally:
+            self._release_all()
+        return self.snapshot
+
+    def _read_all(self) -> None:
+        top = self._listing("", hold=True)
         for name in top.files:
             if name in (TRASH, REGISTRY):
                 self._stray("not-a-folder", name)
@@ -264,25 +291,30 @@ class _Scan:
             LargeFile(path, size, *self._ids_of(path))
             for size, path in sorted(self.largest, reverse=True)
         ]
-        return self.snapshot
 
     def selected(self, runs: Mapping[str, Iterable[str]]) -> Snapshot:
         """Read only the given runs of the given experiment folders."""
-        for folder, names in sorted(runs.items()):
-            self._add_selected(folder.strip("/"), sorted(set(names)))
+        try:
+            for folder, names in sorted(runs.items()):
+                self._add_selected(folder.strip("/"), sorted(set(names)))
+        finally:
+            self._release_all()
         return self.snapshot
 
     def registry(
         self, run_ids: Iterable[str], model_ids: Iterable[str]
     ) -> Snapshot:
         """Read the registry and the named runs and logged models."""
-        if self._real_folder(REGISTRY):
-            self._scan_registry()
-        runs = self._find(run_ids, "")
-        models = self._find(model_ids, LOGGED_MODELS + "/")
-        self.selected({folder: runs.get(folder, set()) for folder in runs})
-        for folder, names in sorted(models.items()):
-            self._add_models(folder, names)
+        try:
+            if self._real_folder(REGISTRY):
+                self._scan_registry()
+            runs = self._find(run_ids, "")
+            models = self._find(model_ids, LOGGED_MODELS + "/")
+            self.selected({folder: runs.get(folder, set()) for folder in runs})
+            for folder, names in sorted(models.items()):
+                self._add_models(folder, names)
+        finally:
+            self._release_all()
         return self.snapshot
 
     def _find(self, names: Iterable[str], inside: str) -> dict[str, set[str]]:
@@ -330,11 +362,15 @@ class _Scan:
 
     # -- walking ---------------------------------------------------------
 
-    def _listing(self, rel: str, read: str | bool = False) -> _Folder:
+    def _listing(
+        self, rel: str, read: str | bool = False, hold: bool = False
+    ) -> _Folder:
         """A folder's entries, sorted by name: its subfolders, and its
         regular files, counted into the totals as they are listed; with
         ``read``, the contents of the file so named (of every file with
-        True). Links and special files are recorded as strays.
+        True). Links and special files are recorded as strays. With
+        ``hold``, the folder stays open for its subfolders to be opened
+        through (`_release` closes it), unless too many are open.
 
         Every call past the folder's own open is made relative to it:
         looking a full path up again for each file makes processes that
@@ -416,32 +452,55 @@ class _Scan:
                 if info.st_mtime > newest:
                     newest = info.st_mtime
         finally:
-            os.close(descriptor)
+            if hold and rel not in self._held and len(self._held) < HELD_MOST:
+                self._held[rel] = descriptor
+                listing.held = True
+            else:
+                os.close(descriptor)
             self.snapshot.bytes += total
             self.snapshot.files += count
         listing.newest = newest
         return listing
 
+    def _release(self, rel: str) -> None:
+        descriptor = self._held.pop(rel, None)
+        if descriptor is not None:
+            os.close(descriptor)
+
+    def _release_all(self) -> None:
+        for rel in list(self._held):
+            self._release(rel)
+
     def _open_folder(self, rel: str) -> int:
-        """An open descriptor of a folder of the store. A symlinked root
-        is the user's choice; below it, a folder turned into a link since
-        it was listed is not entered."""
+        """An open descriptor of a folder of the store, reached without
+        following a link below the root: through its parent's descriptor
+        when that is held, otherwise a name at a time from the deepest
+        folder held (or the root), each opened without following a link.
+        A symlinked root is the user's choice."""
         if not rel:
             return os.open(self.root, ROOT_DIRECTORY)
+        parent, _, name = rel.rpartition("/")
+        held = self._held.get(parent)
+        if held is not None:
+            return os.open(name, DIRECTORY, dir_fd=held)
+        names = rel.split("/")
+        start = len(names) - 1
+        while start and "/".join(names[:start]) not in self._held:
+            start -= 1
+        base = self._held.get("/".join(names[:start]))
+        owned = base is None
+        descriptor = (
+            os.open(self.root, ROOT_DIRECTORY) if base is None else base
+        )
         try:
-            return os.open(f"{self.root}/{rel}", DIRECTORY)
-        except OSError as exc:
-            if exc.errno != errno.ENAMETOOLONG:
-                raise
-        # Deeper than the system's limit on a path: one folder at a time.
-        descriptor = os.open(self.root, ROOT_DIRECTORY)
-        try:
-            for name in rel.split("/"):
+            for name in names[start:]:
                 inner = os.open(name, DIRECTORY, dir_fd=descriptor)
-                os.close(descriptor)
-                descriptor = inner
+                if owned:
+                    os.close(descriptor)
+                descriptor, owned = inner, True
         except BaseException:
-            os.close(descriptor)
+            if owned:
+                os.close(descriptor)
             raise
         return descriptor
 
@@ -474,22 +533,31 @@ class _Scan:
     ) -> tuple[int, int, float]:
         """(bytes, files, newest mtime) of everything below a folder,
         the folder's own mtime included; ``top`` is its listing when
-        already made. Iterative, so no depth of nesting can exhaust the
-        stack."""
+        already made. Depth first and iterative, so no depth of nesting
+        can exhaust the stack; a folder listed here is held open until
+        everything below it is read."""
         total = count = 0
         newest = 0.0
-        listing = self._listing(rel) if top is None else top
-        pending: list[str] = []
-        while True:
+        pending: list[tuple[str, bool]] = [(rel, False)]  # (folder, done)
+        while pending:
+            folder, done = pending.pop()
+            if done:
+                self._release(folder)
+                continue
+            if top is not None and folder == rel:
+                listing = top
+            else:
+                listing = self._listing(folder, hold=True)
+                if listing.held:
+                    pending.append((folder, True))
             total += sum(listing.files.values())
             count += len(listing.files)
             if listing.newest > newest:
                 newest = listing.newest
-            pending.extend(f"{rel}/{name}" for name in listing.folders)
-            if not pending:
-                return total, count, newest
-            rel = pending.pop()
-            listing = self._listing(rel)
+            pending.extend(
+                (f"{folder}/{name}", False) for name in listing.folders
+            )
+        return total, count, newest
 
     def _walk_files(self, rel: str, read: bool = False) -> _Folder:
         """Every file below a folder in one listing, keyed by its path
@@ -546,17 +614,20 @@ class _Scan:
     # -- experiments and runs --------------------------------------------
 
     def _scan_trash(self) -> None:
-        trash = self._listing(TRASH)
-        for name in trash.files:
-            path = f"{TRASH}/{name}"
-            self._stray("trash-stray", path, "a file, not an experiment")
-        for name in trash.folders:
-            path = f"{TRASH}/{name}"
-            if self._experiment_like(path):
-                self._add_experiment(name, path, True)
-            else:
-                self._stray("trash-stray", path, "no meta.yaml")
-                self._walk_sizes(path)
+        trash = self._listing(TRASH, hold=True)
+        try:
+            for name in trash.files:
+                path = f"{TRASH}/{name}"
+                self._stray("trash-stray", path, "a file, not an experiment")
+            for name in trash.folders:
+                path = f"{TRASH}/{name}"
+                if self._experiment_like(path):
+                    self._add_experiment(name, path, True)
+                else:
+                    self._stray("trash-stray", path, "no meta.yaml")
+                    self._walk_sizes(path)
+        finally:
+            self._release(TRASH)
 
     def _experiment_like(self, rel: str) -> bool:
         return experiment_like(os.path.join(self.root, rel))
@@ -573,11 +644,24 @@ class _Scan:
         only the folders in ``only`` (not its meta.yaml or files), or
         all but those in ``skip``."""
         self.experiment_id = experiment_id
+        try:
+            self._read_experiment(experiment_id, rel, in_trash, only, skip)
+        finally:
+            self._release(rel)
+            self.experiment_id = None
+
+    def _read_experiment(
+        self,
+        experiment_id: str,
+        rel: str,
+        in_trash: bool,
+        only: tuple[str, ...] | None,
+        skip: frozenset[str],
+    ) -> None:
         before = self.snapshot.bytes
         if only is None:
-            listing = self._listing(rel, META)
+            listing = self._listing(rel, META, hold=True)
             if listing.gone:  # deleted since the store root was listed
-                self.experiment_id = None
                 return
             meta = self._meta(rel, listing)
             folders = listing.folders
@@ -605,13 +689,15 @@ class _Scan:
                     )
         experiment.bytes = self.snapshot.bytes - before
         self.snapshot.experiments.append(experiment)
-        self.experiment_id = None
         if self.progress:
             self.progress(len(self.snapshot.experiments), self.run_count)
 
     def _still_folders(self, rel: str, names: tuple[str, ...]) -> list[str]:
         """Those of ``names`` that are still real folders in ``rel``,
-        looked up relative to the open folder."""
+        looked up relative to the open folder, which is held for them to
+        be read through. A name that cannot be looked up (a folder that
+        can be listed but not entered) is kept, as its listing would
+        show it, for reading it to say why not."""
         found: list[str] = []
         try:
             descriptor = self._open_folder(rel)
@@ -620,18 +706,20 @@ class _Scan:
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
             return found
-        try:
-            for name in names:
-                try:
-                    info = os.stat(
-                        name, dir_fd=descriptor, follow_symlinks=False
-                    )
-                except OSError:
-                    continue  # gone since the jobs were planned
-                if S_ISDIR(info.st_mode):
-                    found.append(name)
-        finally:
+        for name in names:
+            try:
+                info = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone since the jobs were planned
+            except OSError:
+                found.append(name)
+                continue
+            if S_ISDIR(info.st_mode):
+                found.append(name)
+        if rel in self._held:
             os.close(descriptor)
+        else:
+            self._held[rel] = descriptor
         return found
 
     def _run(self, experiment_id: str, name: str, rel: str) -> Run | None:
@@ -642,8 +730,16 @@ class _Scan:
             self.run_id = None
 
     def _read_run(self, experiment_id: str, name: str, rel: str) -> Run | None:
+        try:
+            return self._read_run_folder(experiment_id, name, rel)
+        finally:
+            self._release(rel)
+
+    def _read_run_folder(
+        self, experiment_id: str, name: str, rel: str
+    ) -> Run | None:
         before = self.snapshot.bytes
-        listing = self._listing(rel, META)
+        listing = self._listing(rel, META, hold=True)
         if listing.gone:
             return None  # deleted while the store was read
         subfolders = _shared(frozenset(map(sys.intern, listing.folders)))
@@ -678,10 +774,11 @@ class _Scan:
                 size, count, mtime = self._walk_sizes(path)
                 run.artifact_bytes, run.artifact_files = size, count
             else:
-                outputs = self._listing(path)
+                outputs = self._listing(path, hold=True)
                 if child == "outputs":
                     run.output_model_ids = tuple(outputs.folders)
                 mtime = self._walk_sizes(path, outputs)[2]
+                self._release(path)
             if mtime > newest:
                 newest = mtime
         run.bytes = self.snapshot.bytes - before
@@ -740,30 +837,36 @@ class _Scan:
     def _logged_models(
         self, experiment_id: str, rel: str
     ) -> Iterator[LoggedModel]:
-        for name in self._listing(rel).folders:
-            yield self._logged_model(experiment_id, name, f"{rel}/{name}")
+        try:
+            for name in self._listing(rel, hold=True).folders:
+                yield self._logged_model(experiment_id, name, f"{rel}/{name}")
+        finally:
+            self._release(rel)
 
     def _logged_model(
         self, experiment_id: str, name: str, path: str
     ) -> LoggedModel:
         before = self.snapshot.bytes
-        listing = self._listing(path, META)
+        listing = self._listing(path, META, hold=True)
         model = LoggedModel(
             name, experiment_id, path, self._meta(path, listing)
         )
         newest = listing.newest
-        for child in listing.folders:
-            child_path = f"{path}/{child}"
-            if child == "metrics":
-                model.metrics, _keys, mtime, _values = self._metrics(
-                    child_path, True
-                )
-            else:
-                size, _count, mtime = self._walk_sizes(child_path)
-                if child == "artifacts":
-                    model.artifact_bytes = size
-            if mtime > newest:
-                newest = mtime
+        try:
+            for child in listing.folders:
+                child_path = f"{path}/{child}"
+                if child == "metrics":
+                    model.metrics, _keys, mtime, _values = self._metrics(
+                        child_path, True
+                    )
+                else:
+                    size, _count, mtime = self._walk_sizes(child_path)
+                    if child == "artifacts":
+                        model.artifact_bytes = size
+                if mtime > newest:
+                    newest = mtime
+        finally:
+            self._release(path)
         model.bytes = self.snapshot.bytes - before
         model.last_write = newest
         return model
@@ -797,52 +900,79 @@ class _Scan:
         self.experiment_id = None
 
     def _real_folder(self, rel: str) -> bool:
-        """Whether a folder of the store is there and not a link."""
+        """Whether a folder of the store is there and not a link (nor
+        below one)."""
+        parent, _, name = rel.rpartition("/")
         try:
-            info = os.lstat(os.path.join(self.root, rel))
+            descriptor = self._open_folder(parent)
         except OSError:
             return False
+        try:
+            info = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
+        except OSError:
+            return False
+        finally:
+            os.close(descriptor)
         return stat.S_ISDIR(info.st_mode)
 
     def _mtime_of(self, rel: str) -> float:
         """The mtime of a folder that could not be opened (0 if it
         cannot be stat'ed either)."""
+        parent, _, name = rel.rpartition("/")
         try:
-            return os.lstat(os.path.join(self.root, rel)).st_mtime
+            descriptor = self._open_folder(parent)
         except OSError:
             return 0.0
+        try:
+            return os.stat(
+                name, dir_fd=descriptor, follow_symlinks=False
+            ).st_mtime
+        except OSError:
+            return 0.0
+        finally:
+            os.close(descriptor)
 
     def _meta_at(self, folder: str) -> Meta:
-        """A folder's meta.yaml read by path, as `_read_meta` reads it
-        from a listing: a link or a special file counts as missing."""
-        path = _join(folder, META)
-        full = os.path.join(self.root, path)
+        """A folder's meta.yaml, read as a listing reads it: a link or a
+        special file counts as missing (and is recorded)."""
         try:
-            info = os.lstat(full)
+            descriptor = self._open_folder(folder)
         except FileNotFoundError:
             return missing_meta(folder)
         except OSError as exc:
             return unreadable_meta(folder, exc)
-        if stat.S_ISLNK(info.st_mode):
-            self._stray("symlink", path, _link_target(full))
-            return missing_meta(folder)
-        if not stat.S_ISREG(info.st_mode):
-            self._stray("unreadable", path, SPECIAL)
-            return missing_meta(folder)
+        path = _join(folder, META)
         try:
-            with open(full, "rb") as handle:
-                raw = handle.read()
+            info, raw = _read_at(descriptor, META)
+            if S_ISLNK(info.st_mode):
+                self._stray("symlink", path, _link_target(META, descriptor))
+                return missing_meta(folder)
+        except FileNotFoundError:
+            return missing_meta(folder)
         except OSError as exc:
             return unreadable_meta(folder, exc)
-        return parse_meta(folder, raw)
+        finally:
+            os.close(descriptor)
+        if not S_ISREG(info.st_mode):
+            self._stray("unreadable", path, SPECIAL)
+            return missing_meta(folder)
+        if isinstance(raw, OSError):
+            return unreadable_meta(folder, raw)
+        return parse_meta(folder, raw or b"")
 
     # -- the model registry ----------------------------------------------
 
     def _scan_registry(self) -> None:
-        for name in self._listing(REGISTRY).folders:
-            path = f"{REGISTRY}/{name}"
-            listing = self._listing(path, META)
-            model = RegisteredModel(name, path, self._meta(path, listing))
+        try:
+            for name in self._listing(REGISTRY, hold=True).folders:
+                self._registered_model(name, f"{REGISTRY}/{name}")
+        finally:
+            self._release(REGISTRY)
+
+    def _registered_model(self, name: str, path: str) -> None:
+        listing = self._listing(path, META, hold=True)
+        model = RegisteredModel(name, path, self._meta(path, listing))
+        try:
             for child in listing.folders:
                 child_path = f"{path}/{child}"
                 if child == "aliases":
@@ -853,13 +983,18 @@ class _Scan:
                     )
                 else:
                     self._walk_sizes(child_path)
-            self.snapshot.registered_models.append(model)
+        finally:
+            self._release(path)
+        self.snapshot.registered_models.append(model)
 
     def _version(self, model_name: str, folder: str, rel: str) -> ModelVersion:
-        listing = self._listing(rel, META)
+        listing = self._listing(rel, META, hold=True)
         meta = self._meta(rel, listing)
-        for child in listing.folders:
-            self._walk_sizes(f"{rel}/{child}")
+        try:
+            for child in listing.folders:
+                self._walk_sizes(f"{rel}/{child}")
+        finally:
+            self._release(rel)
         return ModelVersion(model_name, folder[len("version-") :], rel, meta)
 
     def _aliases(self, rel: str) -> dict[str, str]:

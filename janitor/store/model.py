@@ -181,6 +181,8 @@ class Run:
 
     @property
     def status(self) -> str | None:
+        if not self.meta.ok:  # missing or unreadable: nothing to tell
+            return None
         value = self.meta.get("status", 1)
         return RUN_STATUSES.get(value) if isinstance(value, int) else None
 

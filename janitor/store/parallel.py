@@ -433,9 +433,12 @@ def _read_job(root: str, options: ScanOptions, job: _Job) -> ExperimentPart:
     """One experiment, or a slice of it, read as the serial scan reads
     it."""
     reader = _PartScan(root, options)
-    reader._add_experiment(
-        job.experiment_id, job.rel, job.in_trash, job.only, job.skip
-    )
+    try:
+        reader._add_experiment(
+            job.experiment_id, job.rel, job.in_trash, job.only, job.skip
+        )
+    finally:
+        reader._release_all()
     snapshot = reader.snapshot
     return ExperimentPart(
         snapshot.experiments[0] if snapshot.experiments else None,
