@@ -135,6 +135,42 @@ def test_artifacts_deeper_than_the_path_limit_are_counted(small_store):
     ] == []
 
 
+def test_a_deep_chain_of_folders_opens_each_folder_once(
+    small_store, monkeypatch
+):
+    # Hand-made: an artifact tree 300 folders deep, far more than the
+    # folders the reader holds open at once. Every folder must still be
+    # opened through its parent, once, not reached again from the top.
+    run = small_store.run_dir(0)
+    folder = os.open(run / "artifacts", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _level in range(300):
+            os.mkdir("d", dir_fd=folder)
+            inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        leaf = os.open("leaf.bin", os.O_WRONLY | os.O_CREAT, dir_fd=folder)
+        os.write(leaf, b"x" * 77)
+        os.close(leaf)
+    finally:
+        os.close(folder)
+    folders = sum(1 for _ in os.walk(small_store.root))
+    opened = []
+    real_open = os.open
+
+    def counting(path, flags, *args, **kwargs):
+        if flags & os.O_DIRECTORY:
+            opened.append(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(filestore.os, "open", counting)
+    monkeypatch.setenv("JANITOR_WORKERS", "1")
+    snapshot = open_store(str(small_store.root)).scan()
+    assert folders <= len(opened) <= folders + 10
+    found = _runs_of(snapshot)[small_store.run_ids[0]]
+    assert found.artifact_files == 2 and found.artifact_bytes == 5 + 77
+
+
 def test_a_run_removed_while_the_store_is_read_is_left_out(
     small_store, monkeypatch
 ):

@@ -56,8 +56,8 @@ RUN_PARTS = {"metrics", "params", "tags", "artifacts", "inputs", "outputs"}
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 LARGEST_FILES = 10
 PROGRESS_RUNS = 250  # inside a large experiment, report every so often
-# Folders held open at once (see `_Scan._held`): past this depth a folder
-# is reached from the deepest one held, a name at a time.
+# Folders held open at once (see `_Scan._held`); a folder whose parent is
+# not held is reached from the deepest one that is, a name at a time.
 HELD_MOST = 64
 # Folders below the root are opened without following a link, and
 # files without blocking on a FIFO swapped in since the listing.
@@ -452,7 +452,7 @@ class _Scan:
                 if info.st_mtime > newest:
                     newest = info.st_mtime
         finally:
-            if hold and rel not in self._held and len(self._held) < HELD_MOST:
+            if hold and rel not in self._held and self._room():
                 self._held[rel] = descriptor
                 listing.held = True
             else:
@@ -461,6 +461,19 @@ class _Scan:
             self.snapshot.files += count
         listing.newest = newest
         return listing
+
+    def _room(self) -> bool:
+        """Whether one more folder can be held: past `HELD_MOST`, the
+        shallowest folder held below a run's own folders (deep in an
+        artifact tree) makes way, so that walking down a chain of
+        folders goes on opening each through its parent."""
+        if len(self._held) < HELD_MOST:
+            return True
+        deep = [rel for rel in self._held if rel.count("/") >= 3]
+        if not deep:
+            return False
+        self._release(min(deep, key=lambda rel: rel.count("/")))
+        return True
 
     def _release(self, rel: str) -> None:
         descriptor = self._held.pop(rel, None)
