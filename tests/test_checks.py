@@ -514,3 +514,38 @@ def test_findings_on_folders_deleted_since_they_were_read_are_left_out(
     assert "empty-meta" in {f.code for f in run_checks(snapshot, context)}
     shutil.rmtree(small_store.root / small_store.experiment_id)
     assert run_checks(snapshot, context) == []
+
+
+def test_the_model_history_tag_is_read_without_waiting_or_following(
+    mlflow2_store, tmp_path
+):
+    # The tag is read after the scan; swapped meanwhile for a FIFO it
+    # must not hang the audit, and for a link it must not be followed.
+    import signal
+
+    from janitor.checks import CheckContext, run_checks
+    from janitor.store import open_store
+
+    snapshot = open_store(str(mlflow2_store)).scan()
+    history = next(mlflow2_store.glob("*/*/tags/mlflow.log-model.history"))
+    context = CheckContext(now=time.time(), store_root=str(mlflow2_store))
+
+    def waited(*_args):
+        raise AssertionError("the audit waited on the FIFO")
+
+    previous = signal.signal(signal.SIGALRM, waited)
+    try:
+        history.unlink()
+        os.mkfifo(history)
+        signal.alarm(10)
+        run_checks(snapshot, context)
+        signal.alarm(0)
+        history.unlink()
+        outside = tmp_path / "history.json"
+        outside.write_text('[{"artifact_path": "FROM_OUTSIDE"}]')
+        history.symlink_to(outside)
+        findings = run_checks(snapshot, context)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not any("FROM_OUTSIDE" in finding.message for finding in findings)

@@ -454,3 +454,64 @@ def test_a_run_without_its_meta_is_protected_for_its_errors(store):
     assert decisions[ids["r0"]]["rule"] == (
         "protected: has integrity errors (see janitor audit)"
     )
+
+
+def test_a_folder_swapped_for_a_link_before_the_move_is_not_followed(
+    store, tmp_path, monkeypatch
+):
+    # The window between checking a run's path and moving it: the
+    # experiment folder is renamed away and a link to a look-alike folder
+    # outside the store put in its place (replayed in-process, right after
+    # the check). Nothing outside may be moved.
+    from janitor.actions import trash as trash_module
+
+    root, ids, policy = store
+    experiment = root / ids["credit"]
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / ids["r0"]).mkdir()
+    (mirror / ids["r0"] / "precious.txt").write_text("keep me")
+    real_inside = trash_module.inside
+    swapped = []
+
+    def checked_then_swapped(base, relative):
+        path = real_inside(base, relative)
+        if not swapped and relative.startswith(ids["credit"] + "/"):
+            experiment.rename(tmp_path / "moved-away")
+            experiment.symlink_to(mirror)
+            swapped.append(relative)
+        return path
+
+    monkeypatch.setattr(trash_module, "inside", checked_then_swapped)
+    from janitor.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["prune", str(root), "--policy", str(policy), "--yes"])
+    assert swapped
+    assert (mirror / ids["r0"] / "precious.txt").read_text() == "keep me"
+    assert sorted(os.listdir(mirror)) == [ids["r0"]]
+
+
+def test_purge_removes_a_tree_deeper_than_the_stack(store):
+    # Hand-made: a copied-in artifact tree 1,200 folders deep in a run the
+    # policy prunes; purging its batch must not stop half-way.
+    root, ids, policy = store
+    folder = os.open(
+        root / ids["credit"] / ids["r0"] / "artifacts",
+        os.O_RDONLY | os.O_DIRECTORY,
+    )
+    for _level in range(1200):
+        os.mkdir("d", dir_fd=folder)
+        inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+        os.close(folder)
+        folder = inner
+    os.close(folder)
+    pruned = janitor("prune", str(root), "--policy", str(policy), "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+    trash = root.parent / ".janitor" / "trash"
+    assert len(os.listdir(trash)) == 1
+    purged = janitor(
+        "trash", "purge", "--older-than", "0s", "--store", str(root), "--yes"
+    )
+    assert purged.returncode == 0, purged.stderr
+    assert os.listdir(trash) == []

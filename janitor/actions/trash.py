@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from janitor.actions.auditlog import AuditLog
-from janitor.actions.safepath import inside
+from janitor.actions.safepath import exists_at, inside, parent_of
 from janitor.errors import ConfigError, JanitorError
 
 IN_PROGRESS = "in-progress"
@@ -230,20 +230,35 @@ class Trash:
     # -- moving ----------------------------------------------------------
 
     def trash_path(self, batch: Batch, item: Item) -> str:
-        return inside(
-            os.path.join(self.batch_dir(batch.prune_id), "store"), item.path
-        )
+        return inside(self._batch_store(batch), item.path)
 
     def move_out(self, batch: Batch, item: Item) -> bool:
         """Move an item from the store into the batch; False when it was
         already there (a resumed batch)."""
-        source = inside(batch.store, item.path)
+        inside(batch.store, item.path)  # a plain path, no link on the way
         target = self.trash_path(batch, item)
-        if not os.path.lexists(source) and os.path.lexists(target):
-            return False
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.rename(source, target)
+        try:
+            with parent_of(batch.store, item.path) as (folder, name):
+                if not exists_at(folder, name) and os.path.lexists(target):
+                    return False
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                # Through the descriptors: a folder of the path swapped
+                # for a link since the check is not followed.
+                with parent_of(self._batch_store(batch), item.path) as (
+                    into,
+                    target_name,
+                ):
+                    os.rename(
+                        name, target_name, src_dir_fd=folder, dst_dir_fd=into
+                    )
+        except FileNotFoundError:
+            if os.path.lexists(target):
+                return False  # moved already (a resumed batch)
+            raise
         return True
+
+    def _batch_store(self, batch: Batch) -> str:
+        return os.path.join(self.batch_dir(batch.prune_id), "store")
 
     def replace(self, batch: Batch, item: Item, content: bytes) -> bool:
         """Keep a store file's original in the batch, then give the file
@@ -287,9 +302,13 @@ class Trash:
         target = inside(batch.store, item.path)
         if item.kind == CREATED:
             # Undo a created folder: remove it while it is still empty.
-            if not os.path.lexists(target):
+            try:
+                with parent_of(batch.store, item.path) as (folder, name):
+                    if not exists_at(folder, name):
+                        return False
+                    os.rmdir(name, dir_fd=folder)
+            except FileNotFoundError:
                 return False
-            os.rmdir(target)
             return True
         source = self.trash_path(batch, item)
         if not os.path.lexists(source):
@@ -301,33 +320,110 @@ class Trash:
                 f"{item.path}: no longer in the trash ({source}); it cannot "
                 "be put back",
             )
-        parent = os.path.dirname(target)
-        if not os.path.isdir(parent):
-            raise JanitorError(
-                f"{item.path}: its folder is no longer in the store (pruned "
-                "or deleted since?); restore that first, then run the same "
-                "command again",
-            )
-        if item.kind == REPLACED:
-            if os.path.lexists(target) and not _written_by(target, item):
-                raise JanitorError(
-                    f"{item.path}: changed since the repair wrote it; putting "
-                    f"the original back would lose that (original kept in "
-                    f"{source})",
+        # Through the descriptors: a folder of the path swapped for a
+        # link since it was checked is not followed.
+        with contextlib.ExitStack() as stack:
+            try:
+                folder, name = stack.enter_context(
+                    parent_of(batch.store, item.path)
                 )
-            os.replace(source, target)
-            return True
-        if os.path.lexists(target):
-            raise JanitorError(
-                f"{item.path}: something is already at this place in the "
-                "store; move it away, then restore again",
+            except (FileNotFoundError, NotADirectoryError):
+                raise JanitorError(
+                    f"{item.path}: its folder is no longer in the store "
+                    "(pruned or deleted since?); restore that first, then run "
+                    "the same command again",
+                ) from None
+            kept, kept_name = stack.enter_context(
+                parent_of(self._batch_store(batch), item.path)
             )
-        os.rename(source, target)
+            if item.kind == REPLACED:
+                if exists_at(folder, name) and not _written_by(target, item):
+                    raise JanitorError(
+                        f"{item.path}: changed since the repair wrote it; "
+                        "putting the original back would lose that "
+                        f"(original kept in {source})",
+                    )
+                os.replace(kept_name, name, src_dir_fd=kept, dst_dir_fd=folder)
+                return True
+            if exists_at(folder, name):
+                raise JanitorError(
+                    f"{item.path}: something is already at this place in the "
+                    "store; move it away, then restore again",
+                )
+            os.rename(kept_name, name, src_dir_fd=kept, dst_dir_fd=folder)
         return True
 
     def discard(self, batch: Batch) -> None:
-        """Delete a batch's folder for good (links removed, not followed)."""
-        shutil.rmtree(self.batch_dir(batch.prune_id))
+        """Delete a batch's folder for good (links removed, not followed):
+        its copy of the store first, its manifest last, so that a purge
+        cut short leaves a batch that is still listed and can be purged
+        again."""
+        folder = self.batch_dir(batch.prune_id)
+        kept = self._batch_store(batch)
+        if os.path.lexists(kept):
+            remove_tree(kept)
+        remove_tree(folder)
+
+
+# A folder deeper than this below the one being removed is moved up to
+# it first: removing holds one descriptor per level.
+REMOVE_DEPTH = 32
+
+
+def remove_tree(path: str) -> None:
+    """Delete a folder and everything below it without following a link
+    and without recursion: a copied-in tree can be deeper than Python's
+    stack, or than the number of files a process may hold open."""
+    top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    # (descriptor, name in its parent, subfolders still to empty, or
+    # None before it is listed)
+    stack: list[tuple[int, str, list[str] | None]] = [(top, "", None)]
+    moved = 0
+    try:
+        while stack:
+            folder, name, waiting = stack[-1]
+            if waiting is None:
+                waiting = _empty_of_files(folder)
+                stack[-1] = (folder, name, waiting)
+            if waiting:
+                child = waiting.pop()
+                if len(stack) > REMOVE_DEPTH:
+                    moved += 1
+                    flat = f".removing-{moved}"
+                    os.rename(child, flat, src_dir_fd=folder, dst_dir_fd=top)
+                    top_waiting = stack[0][2]
+                    assert top_waiting is not None  # listed first
+                    top_waiting.append(flat)
+                    continue
+                inner = os.open(
+                    child,
+                    os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                    dir_fd=folder,
+                )
+                stack.append((inner, child, None))
+                continue
+            stack.pop()
+            if stack:
+                os.close(folder)
+                os.rmdir(name, dir_fd=stack[-1][0])
+    finally:
+        for frame in stack[1:]:
+            os.close(frame[0])
+        os.close(top)
+    os.rmdir(path)
+
+
+def _empty_of_files(folder: int) -> list[str]:
+    """Unlink every entry of an open folder but its subfolders, which
+    are returned."""
+    subfolders = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=folder)
+    return subfolders
 
 
 def _written_by(path: str, item: Item) -> bool:

@@ -11,12 +11,17 @@ import functools
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
+from janitor.actions.safepath import parent_of
 from janitor.checks import CheckContext
 from janitor.checks.finding import Finding, Severity
+from janitor.errors import JanitorError
 from janitor.store.model import Meta, Snapshot
+
+HISTORY_TAG = "mlflow.log-model.history"  # MLflow 2's list of a run's models
 
 REBASE_HINT = (
     "the store was moved or copied from {old}: rewrite that prefix to this "
@@ -144,7 +149,7 @@ def _path_findings(snapshot: Snapshot) -> Iterator[Finding]:
                 exp_id,
                 run.run_id,
             )
-            history = "mlflow.log-model.history" in run.tag_keys
+            history = HISTORY_TAG in run.tag_keys
             if history and not experiment.in_trash:
                 yield from _logged_model_history(
                     root,
@@ -261,11 +266,15 @@ def _logged_model_history(
 ) -> Iterator[Finding]:
     """MLflow 2 lists a run's models in a tag; their files live under
     the run's artifacts."""
-    tag = os.path.join(root, run_path, "tags", "mlflow.log-model.history")
+    from janitor.store.filestore import FileStore
+
+    # Read as the scan reads: no link followed, no FIFO waited on.
+    raw = FileStore(root).read_values(run_path, "tags", [HISTORY_TAG])
+    if HISTORY_TAG not in raw:
+        return
     try:
-        with open(tag, encoding="utf-8") as handle:
-            history = json.load(handle)
-    except (OSError, ValueError, RecursionError):
+        history = json.loads(raw[HISTORY_TAG])
+    except (ValueError, RecursionError):
         return
     if not isinstance(history, list):
         return
@@ -275,8 +284,7 @@ def _logged_model_history(
         )
         if not isinstance(artifact_path, str) or not artifact_path:
             continue
-        model_dir = os.path.join(root, run_path, "artifacts", artifact_path)
-        if not os.path.isdir(model_dir):
+        if not _folder_in_store(root, f"{run_path}/artifacts/{artifact_path}"):
             yield Finding(
                 "missing-artifacts",
                 Severity.WARNING,
@@ -287,6 +295,17 @@ def _logged_model_history(
                 experiment_id,
                 run_id,
             )
+
+
+def _folder_in_store(root: str, relative: str) -> bool:
+    """Whether a plain path below the root is a folder, reached without
+    following a link ('..' or an absolute path never is)."""
+    try:
+        with parent_of(root, relative.strip("/")) as (folder, name):
+            info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except (OSError, JanitorError):
+        return False
+    return stat.S_ISDIR(info.st_mode)
 
 
 def store_relative_tail(path: str) -> str:
