@@ -515,3 +515,32 @@ def test_purge_removes_a_tree_deeper_than_the_stack(store):
     )
     assert purged.returncode == 0, purged.stderr
     assert os.listdir(trash) == []
+
+
+def test_strip_artifacts_lists_only_what_is_in_the_store(store, tmp_path):
+    # A run's artifacts folder swapped for a link to elsewhere between
+    # the plan and the listing of what to strip: no name or size from
+    # the link's target may enter the batch.
+    from janitor.commands.prune import build_plan, load, plan_items
+
+    root, _ids, _policy = store
+    strip = tmp_path / "strip.yaml"
+    strip.write_text(POLICY + "action: strip-artifacts\n")
+    files = open_store(str(root))
+    plan = build_plan(files, load(str(strip)), time.time())
+    before = {item.path: item.bytes for item in plan_items(plan, files)}
+    assert before, "the plan strips nothing"
+    holder = next(iter(before)).split("/artifacts/")[0]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "BIG.bin").write_bytes(b"b" * 5000)
+    artifacts = root / holder / "artifacts"
+    artifacts.rename(tmp_path / "moved-away")
+    artifacts.symlink_to(outside)
+    after = {item.path: item.bytes for item in plan_items(plan, files)}
+    assert not any("BIG" in path for path in after)
+    assert after == {
+        path: size
+        for path, size in before.items()
+        if not path.startswith(holder + "/")
+    }

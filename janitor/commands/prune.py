@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 
@@ -205,33 +204,18 @@ def _decision_items(
     ]
     items = []
     for folder in folders:
-        full = os.path.join(store.root, folder)
-        try:
-            names = sorted(os.listdir(full))
-        except OSError:
-            continue
-        for name in names:
+        for name, size in store.folder_sizes(folder).items():
             items.append(
                 Item(
                     f"{folder}/{name}",
                     "artifact",
-                    _bytes(os.path.join(full, name)),
+                    size,
                     exp_id,
                     run.run_id,
                     rule,
                 )
             )
     return items
-
-
-def _bytes(path: str) -> int:
-    if os.path.islink(path) or not os.path.isdir(path):
-        return os.lstat(path).st_size
-    total = 0
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            total += os.lstat(os.path.join(folder, name)).st_size
-    return total
 
 
 def execute(
@@ -263,8 +247,7 @@ def resume_unfinished(trash: Trash, store: FileStore, policy: Policy) -> None:
         changed = {
             item.run_id
             for item in batch.items
-            if item.run_id
-            and _changed_since(store.root, item.path, batch.created)
+            if item.run_id and _changed_since(store, item.path, batch.created)
         }
         for item in batch.items:
             if item.run_id in changed:
@@ -283,20 +266,10 @@ def resume_unfinished(trash: Trash, store: FileStore, policy: Policy) -> None:
             click.echo(f"janitor: failed: {error}", err=True)
 
 
-def _changed_since(root: str, path: str, since: float) -> bool:
+def _changed_since(store: FileStore, path: str, since: float) -> bool:
     """Whether anything under a store path was written after `since`
     (False when the path is already gone from the store)."""
-    top = os.path.join(root, path)
-    if not os.path.lexists(top):
-        return False
-    for folder, dirs, files in os.walk(top):
-        for name in [*dirs, *files, ""]:
-            try:
-                if os.lstat(os.path.join(folder, name)).st_mtime > since:
-                    return True
-            except OSError:
-                continue
-    return False
+    return store.newest_write(path) > since
 
 
 def explain(location: str | None, run_id: str, policy_path: str) -> int:

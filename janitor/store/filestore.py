@@ -168,6 +168,48 @@ class FileStore:
                 values[key] = raw.decode("utf-8", "replace")
         return values
 
+    def folder_sizes(self, rel: str) -> dict[str, int]:
+        """The entries of a store folder, by name, each with the bytes of
+        the regular files at or below it: reached as a scan reaches
+        them, no link followed (a link counts nothing). Empty when the
+        folder cannot be read."""
+        scan = _Scan(self.root, ScanOptions(metrics=False), None)
+        try:
+            listing = scan._listing(rel, hold=True)
+            sizes = dict(listing.files)
+            for name in listing.folders:
+                sizes[name] = scan._walk_sizes(f"{rel}/{name}")[0]
+        finally:
+            scan._release_all()
+        # Links and special files are entries too, of no bytes counted.
+        for stray in scan.snapshot.strays:
+            folder, _, name = stray.path.rpartition("/")
+            if folder == rel:
+                sizes.setdefault(name, 0)
+        return dict(sorted(sizes.items()))
+
+    def newest_write(self, rel: str) -> float:
+        """The newest mtime at or below a store path, folders included,
+        no link followed; 0 when it is gone."""
+        scan = _Scan(self.root, ScanOptions(metrics=False), None)
+        parent, _, name = rel.rpartition("/")
+        try:
+            try:
+                descriptor = scan._open_folder(parent)
+            except OSError:
+                return 0.0
+            try:
+                info = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
+            except OSError:
+                return 0.0
+            finally:
+                os.close(descriptor)
+            if not S_ISDIR(info.st_mode):
+                return info.st_mtime
+            return max(info.st_mtime, scan._walk_sizes(rel)[2])
+        finally:
+            scan._release_all()
+
     def run_tags(self, run: Run) -> dict[str, str]:
         return self.read_values(run.path, "tags", run.tag_keys)
 
