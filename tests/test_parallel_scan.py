@@ -401,3 +401,31 @@ def test_an_experiment_that_cannot_be_entered_reads_alike(
         if stray["kind"] == "unreadable"
     }
     assert {f"{experiment.name}/{name}" for name in locked} <= unreadable
+
+
+def test_planning_never_lists_a_folder_through_a_link(
+    small_store, tmp_path, monkeypatch
+):
+    # An experiment folder swapped for a link to a look-alike folder
+    # outside the store just after the store root was listed: the jobs
+    # must not carry the outside folder's names.
+    root = small_store.root
+    experiment = root / small_store.experiment_id
+    outside = tmp_path / "outside"
+    for index in range(parallel.SLICE_FOLDERS + 5):
+        (outside / f"outside-{index:04d}").mkdir(parents=True)
+    listed = parallel._folders
+
+    def swapping(folder):
+        names = listed(folder)
+        if small_store.experiment_id in names and not experiment.is_symlink():
+            experiment.rename(tmp_path / "moved-away")
+            experiment.symlink_to(outside)
+        return names
+
+    monkeypatch.setattr(parallel, "_folders", swapping)
+    jobs = parallel.experiment_jobs(str(root))
+    names = [name for job in jobs for name in job.only or ()]
+    assert not any(name.startswith("outside-") for name in names)
+    (job,) = [job for job in jobs if job.rel == small_store.experiment_id]
+    assert job.entries == 0

@@ -36,13 +36,14 @@ from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 
 from janitor.store.filestore import (
+    DIRECTORY,
     LARGEST_FILES,
+    META,
     REGISTRY,
     TRASH,
     Progress,
     ScanOptions,
     _Scan,
-    experiment_like,
 )
 from janitor.store.model import (
     Experiment,
@@ -127,40 +128,77 @@ def plan(root: str) -> Plan:
 
 def experiment_jobs(root: str) -> list[_Job]:
     """The folders the serial scan would read as experiments, in its
-    order, a large one cut into slices."""
-    jobs = []
-    for entry in _folders(root):
-        if entry.name == TRASH:
-            for deleted in _folders(entry.path):
-                if experiment_like(deleted.path):
-                    rel = f"{TRASH}/{deleted.name}"
-                    jobs.extend(_jobs(deleted, rel, True))
-        elif entry.name != REGISTRY and experiment_like(entry.path):
-            jobs.extend(_jobs(entry, entry.name, False))
+    order, a large one cut into slices. Every folder is opened through
+    its parent, without following a link, as the scan opens them."""
+    jobs: list[_Job] = []
+    try:
+        top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return jobs
+    try:
+        for name in _folders(top):
+            if name == TRASH:
+                trash = _open(top, name)
+                if trash is None:
+                    continue
+                try:
+                    for deleted in _folders(trash):
+                        rel = f"{TRASH}/{deleted}"
+                        jobs.extend(_jobs(trash, deleted, rel, True))
+                finally:
+                    os.close(trash)
+            elif name != REGISTRY:
+                jobs.extend(_jobs(top, name, name, False))
+    finally:
+        os.close(top)
     return jobs
 
 
-def _jobs(entry: os.DirEntry[str], rel: str, in_trash: bool) -> list[_Job]:
-    folders = sorted(folder.name for folder in _folders(entry.path))
+def _jobs(parent: int, name: str, rel: str, in_trash: bool) -> list[_Job]:
+    """The jobs of one experiment folder; none if it is not one (no
+    number and no meta.yaml, as `experiment_like` judges)."""
+    folder = _open(parent, name)
+    if folder is None:  # read, and reported, by the scan itself
+        return [_Job(name, rel, in_trash, 0)] if name.isdigit() else []
+    try:
+        if not name.isdigit() and not _has(folder, META):
+            return []
+        folders = sorted(_folders(folder))
+    finally:
+        os.close(folder)
     if len(folders) <= SLICE_FOLDERS:
-        return [_Job(entry.name, rel, in_trash, len(folders))]
+        return [_Job(name, rel, in_trash, len(folders))]
     slices = [
         tuple(folders[start : start + SLICE_FOLDERS])
         for start in range(SLICE_FOLDERS, len(folders), SLICE_FOLDERS)
     ]
-    later = frozenset(name for names in slices for name in names)
-    first = _Job(entry.name, rel, in_trash, SLICE_FOLDERS, skip=later)
+    later = frozenset(folder for names in slices for folder in names)
+    first = _Job(name, rel, in_trash, SLICE_FOLDERS, skip=later)
     return [first] + [
-        _Job(entry.name, rel, in_trash, len(names), only=names)
-        for names in slices
+        _Job(name, rel, in_trash, len(names), only=names) for names in slices
     ]
 
 
-def _folders(path: str) -> list[os.DirEntry[str]]:
+def _open(parent: int, name: str) -> int | None:
     try:
-        with os.scandir(path) as iterator:
+        return os.open(name, DIRECTORY, dir_fd=parent)
+    except OSError:
+        return None
+
+
+def _has(folder: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+
+def _folders(folder: int) -> list[str]:
+    try:
+        with os.scandir(folder) as iterator:
             return [
-                entry
+                entry.name
                 for entry in iterator
                 if entry.is_dir(follow_symlinks=False)
             ]
