@@ -151,21 +151,22 @@ class FileStore:
         followed, no FIFO waited on); a key that cannot be read that way
         is left out."""
         scan = _Scan(self.root, ScanOptions(metrics=False), None)
+        base = _join(root_relative, folder)
+        try:
+            scan._held[base] = scan._open_folder(base)
+        except OSError:
+            return {}
         values = {}
-        for key in keys:
-            parent, _, name = _join(folder, key).rpartition("/")
-            try:
-                descriptor = scan._open_folder(_join(root_relative, parent))
-            except OSError:
-                continue
-            try:
-                _info, raw = _read_at(descriptor, name)
-            except OSError:
-                continue
-            finally:
-                os.close(descriptor)
-            if isinstance(raw, bytes):
-                values[key] = raw.decode("utf-8", "replace")
+        try:
+            for key in keys:
+                try:
+                    raw = scan._file_at(base, key)
+                except OSError:
+                    continue
+                if isinstance(raw, bytes):
+                    values[key] = raw.decode("utf-8", "replace")
+        finally:
+            scan._release_all()
         return values
 
     def folder_sizes(self, rel: str) -> dict[str, int]:
@@ -192,20 +193,12 @@ class FileStore:
         """The newest mtime at or below a store path, folders included,
         no link followed; 0 when it is gone."""
         scan = _Scan(self.root, ScanOptions(metrics=False), None)
-        parent, _, name = rel.rpartition("/")
+        info = scan._lstat(rel)
+        if info is None:
+            return 0.0
+        if not S_ISDIR(info.st_mode):
+            return info.st_mtime
         try:
-            try:
-                descriptor = scan._open_folder(parent)
-            except OSError:
-                return 0.0
-            try:
-                info = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
-            except OSError:
-                return 0.0
-            finally:
-                os.close(descriptor)
-            if not S_ISDIR(info.st_mode):
-                return info.st_mtime
             return max(info.st_mtime, scan._walk_sizes(rel)[2])
         finally:
             scan._release_all()
@@ -428,7 +421,8 @@ class _Scan:
             return listing
         except OSError as exc:
             self._stray("unreadable", rel, exc.strerror or str(exc))
-            listing.newest = self._mtime_of(rel)
+            info = self._lstat(rel)
+            listing.newest = info.st_mtime if info else 0.0
             return listing
         newest = 0.0
         try:
@@ -954,38 +948,38 @@ class _Scan:
         self.snapshot.experiments.append(experiment)
         self.experiment_id = None
 
+    def _lstat(self, rel: str) -> os.stat_result | None:
+        """A store path's own stat, reached without following a link on
+        the way; None when it cannot be."""
+        parent, _, name = rel.rpartition("/")
+        try:
+            descriptor = self._open_folder(parent)
+        except OSError:
+            return None
+        try:
+            return os.stat(name, dir_fd=descriptor, follow_symlinks=False)
+        except OSError:
+            return None
+        finally:
+            os.close(descriptor)
+
+    def _file_at(self, base: str, key: str) -> bytes | OSError | None:
+        """The content of a file below a held folder (see `_read_at`);
+        a nested key's folder is opened through it."""
+        parent, _, name = key.rpartition("/")
+        if not parent:
+            return _read_at(self._held[base], name)[1]
+        descriptor = self._open_folder(f"{base}/{parent}")
+        try:
+            return _read_at(descriptor, name)[1]
+        finally:
+            os.close(descriptor)
+
     def _real_folder(self, rel: str) -> bool:
         """Whether a folder of the store is there and not a link (nor
         below one)."""
-        parent, _, name = rel.rpartition("/")
-        try:
-            descriptor = self._open_folder(parent)
-        except OSError:
-            return False
-        try:
-            info = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
-        except OSError:
-            return False
-        finally:
-            os.close(descriptor)
-        return stat.S_ISDIR(info.st_mode)
-
-    def _mtime_of(self, rel: str) -> float:
-        """The mtime of a folder that could not be opened (0 if it
-        cannot be stat'ed either)."""
-        parent, _, name = rel.rpartition("/")
-        try:
-            descriptor = self._open_folder(parent)
-        except OSError:
-            return 0.0
-        try:
-            return os.stat(
-                name, dir_fd=descriptor, follow_symlinks=False
-            ).st_mtime
-        except OSError:
-            return 0.0
-        finally:
-            os.close(descriptor)
+        info = self._lstat(rel)
+        return info is not None and S_ISDIR(info.st_mode)
 
     def _meta_at(self, folder: str) -> Meta:
         """A folder's meta.yaml, read as a listing reads it: a link or a

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, fields
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 
+from janitor.actions.safepath import exists_at
 from janitor.store.filestore import (
     DIRECTORY,
     LARGEST_FILES,
@@ -188,10 +189,9 @@ def _open(parent: int, name: str) -> int | None:
 
 def _has(folder: int, name: str) -> bool:
     try:
-        os.stat(name, dir_fd=folder, follow_symlinks=False)
-    except OSError:
+        return exists_at(folder, name)
+    except OSError:  # cannot be looked up: not known to be there
         return False
-    return True
 
 
 def _folders(folder: int) -> list[str]:
